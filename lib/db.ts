@@ -1,0 +1,269 @@
+// The database half: dump into a new backup, and restore without ever leaving the live
+// database half-restored (load into a scratch database, then swap names in one transaction).
+import fs from 'node:fs';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import type { Settings } from './config.ts';
+import { compressArgv, decompressArgv } from './codec.ts';
+import { composeExec } from './compose.ts';
+import { DumpInspector, FOOTER, type DumpInfo } from './dump-inspector.ts';
+import { FailedError } from './errors.ts';
+import { log } from './log.ts';
+import { parseToolMajor, pgArgv, pgDumpVersionArgv, quoteIdent, quoteLiteral, serverMajor, type PgConnection } from './pg.ts';
+import { runPipeline } from './pipeline.ts';
+import { capture, firstError } from './run.ts';
+import { writeBackup, type WrittenBackup } from './writer.ts';
+import type { BackupRole } from './naming.ts';
+
+/** Run one SQL text with psql and return its unaligned, tuples-only output. */
+export async function psql(conn: PgConnection, sql: string, database?: string): Promise<string> {
+  const argv = pgArgv(conn.target, 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], database);
+  const out = await capture(argv, { env: conn.env });
+  if (out.code !== 0) throw new FailedError(firstError(out.stderr) || `psql exited with ${out.code}`);
+  return out.stdout.trim();
+}
+
+/** The database the environment's backups are of, known without connecting to it. */
+export async function targetDatabaseName(conn: PgConnection): Promise<string> {
+  if (conn.target.mode === 'compose') {
+    const t = conn.target;
+    const out = await capture(composeExec(t.compose, t.service, ['sh', '-c', 'printf %s "${POSTGRES_DB:-$POSTGRES_USER}"']));
+    if (out.code !== 0 || !out.stdout) throw new FailedError(`cannot read POSTGRES_DB in service ${t.service}: ${firstError(out.stderr)}`);
+    return out.stdout;
+  }
+  return conn.env.PGDATABASE || conn.env.PGUSER || os.userInfo().username;
+}
+
+export interface ServerFacts {
+  serverMajor: number;
+  serverVersion: string;
+  pgDumpMajor: number;
+}
+
+/** Check the tools and the server before any file is created. */
+export async function preflight(conn: PgConnection, database?: string): Promise<ServerFacts> {
+  const v = await capture(pgDumpVersionArgv(conn.target), { env: conn.env });
+  if (v.code !== 0) {
+    const missing = /not found|No such file/i.test(v.stderr) || v.code === 127;
+    throw new FailedError(missing ? 'pg_dump is not installed here; install the PostgreSQL client (postgresql-client)' : `pg_dump --version failed: ${firstError(v.stderr)}`);
+  }
+  const dumpMajor = parseToolMajor(v.stdout);
+  let row: string;
+  try {
+    row = await psql(conn, "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')", database);
+  } catch (err) {
+    throw new FailedError(`cannot reach the database: ${(err as Error).message}`);
+  }
+  const [num = '', ...rest] = row.split(' ');
+  const major = serverMajor(num);
+  if (major === null || dumpMajor === null) throw new FailedError(`cannot tell the versions (pg_dump: "${v.stdout.trim()}", server: "${row}")`);
+  if (dumpMajor < major) {
+    throw new FailedError(`pg_dump ${dumpMajor} is older than the server (${major}) and cannot dump it; install postgresql-client-${major}`);
+  }
+  return { serverMajor: major, serverVersion: rest.join(' '), pgDumpMajor: dumpMajor };
+}
+
+export interface DbBackupOptions {
+  settings: Settings;
+  conn: PgConnection;
+  stamp: string;
+  seq: number;
+  role?: BackupRole;
+  /** Dump another database than the connection's (the live one during a restore). */
+  database?: string;
+}
+
+export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBackup> {
+  const { settings, conn } = opts;
+  await preflight(conn, opts.database);
+  const dbName = opts.database ?? (await targetDatabaseName(conn));
+  const inspector = new DumpInspector();
+  return writeBackup({
+    backupDir: settings.backupDir,
+    kind: 'database',
+    role: opts.role ?? 'backup',
+    codec: settings.compression,
+    stamp: opts.stamp,
+    seq: opts.seq,
+    environment: settings.envName,
+    label: opts.role === 'snapshot' ? 'safety copy of the database' : 'database backup',
+    stages: [
+      { name: 'pg_dump', argv: pgArgv(conn.target, 'pg_dump', [], opts.database), env: conn.env },
+      { name: settings.compression, argv: compressArgv(settings.compression, settings.compressionLevel) },
+    ],
+    tap: inspector,
+    check: () => {
+      const info = inspector.scanner.finish();
+      if (info.bytes === 0) throw new FailedError('database backup failed: pg_dump produced no output');
+      if (!info.complete) throw new FailedError(`database backup failed: the dump ends without "${FOOTER}"; it is incomplete`);
+      return { database: dumpManifest(info, dbName) };
+    },
+  });
+}
+
+function dumpManifest(info: DumpInfo, name: string | null) {
+  return {
+    name,
+    serverVersion: info.serverVersion,
+    pgDumpVersion: info.pgDumpVersion,
+    dumpBytes: info.bytes,
+    rows: info.rows,
+    toc: info.toc,
+  };
+}
+
+export interface DumpHeader {
+  isPlainDump: boolean;
+  pgDumpVersion: string | null;
+  serverVersion: string | null;
+}
+
+/** Pure: what the first lines of a dump say. */
+export function parseDumpHeader(text: string): DumpHeader {
+  return {
+    isPlainDump: /^--\n-- PostgreSQL database dump\n--/m.test(text) || /^-- PostgreSQL database dump/m.test(text),
+    pgDumpVersion: /^-- Dumped by pg_dump version (\S+)/m.exec(text)?.[1] ?? null,
+    serverVersion: /^-- Dumped from database version (\S+)/m.exec(text)?.[1] ?? null,
+  };
+}
+
+/** Decompress just the start of a backup to read its header; stops the decompressor early. */
+export async function readDumpHeader(file: string, codec: Settings['compression']): Promise<DumpHeader> {
+  const [cmd, ...args] = decompressArgv(codec);
+  const fd = fs.openSync(file, 'r');
+  const child = spawn(cmd!, args, { stdio: [fd, 'pipe', 'ignore'] });
+  fs.closeSync(fd);
+  let text = '';
+  for await (const chunk of child.stdout!) {
+    text += (chunk as Buffer).toString('utf8');
+    if (text.length > 16384 || /^-- Dumped by pg_dump version/m.test(text)) break;
+  }
+  child.kill();
+  return parseDumpHeader(text);
+}
+
+/** Postgres limits names to 63 bytes; keep the live name recognisable in helper databases. */
+export function helperDbName(live: string, role: 'restoring' | 'replaced', pid = process.pid): string {
+  const suffix = `__${role}_${pid}`;
+  let base = live;
+  while (Buffer.byteLength(base + suffix) > 63) base = base.slice(0, -1);
+  return base + suffix;
+}
+
+export interface RestoreOptions {
+  settings: Settings;
+  conn: PgConnection;
+  file: string;
+  codec: Settings['compression'];
+  /** Asked after the checks and before anything changes; throws to decline. */
+  confirm: (database: string) => Promise<void>;
+  stamp: string;
+}
+
+export interface RestoreResult {
+  database: string;
+  safetyCopy: string | null;
+  rows: Record<string, number>;
+}
+
+export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResult> {
+  const { conn } = opts;
+  const header = await readDumpHeader(opts.file, opts.codec);
+  if (!header.isPlainDump) throw new FailedError(`${opts.file} does not decompress to a PostgreSQL plain-format dump`);
+  const live = await targetDatabaseName(conn);
+  const facts = await preflight(conn, 'postgres');
+  const dumpMajor = header.pgDumpVersion ? parseToolMajor(header.pgDumpVersion) : null;
+  if (dumpMajor !== null && dumpMajor > facts.serverMajor) {
+    throw new FailedError(
+      `this dump was made by pg_dump ${dumpMajor}, newer than the server (${facts.serverMajor}); restore it on PostgreSQL ${dumpMajor} or later`,
+    );
+  }
+  await opts.confirm(live);
+
+  const q = (sql: string) => psql(conn, sql, 'postgres');
+  const existing = await q(
+    `SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype FROM pg_database WHERE datname = ${quoteLiteral(live)}`,
+  );
+  let safetyCopy: string | null = null;
+  if (existing) {
+    log.info(`taking a safety copy of database "${live}"`);
+    const copy = await backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live });
+    safetyCopy = copy.path;
+    log.info(`safety copy: ${copy.path}`);
+  }
+
+  const scratch = helperDbName(live, 'restoring');
+  const [owner, encoding, collate, ctype] = existing.split('|');
+  await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
+  await q(
+    `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0` +
+      (existing ? ` OWNER ${quoteIdent(owner!)} ENCODING ${quoteLiteral(encoding!)} LC_COLLATE ${quoteLiteral(collate!)} LC_CTYPE ${quoteLiteral(ctype!)}` : ''),
+  );
+  const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
+
+  log.info(`loading ${opts.file} into scratch database "${scratch}"`);
+  const inspector = new DumpInspector();
+  const input = fs.openSync(opts.file, 'r');
+  let info: DumpInfo;
+  try {
+    const res = await runPipeline({
+      stdin: input,
+      stages: [
+        { name: `${opts.codec} -d`, argv: decompressArgv(opts.codec) },
+        {
+          name: 'psql',
+          argv: pgArgv(conn.target, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction'], scratch),
+          env: conn.env,
+        },
+      ],
+      stdout: 'ignore',
+      tap: { after: 0, stream: inspector },
+    });
+    info = inspector.scanner.finish();
+    if (!res.ok) throw new FailedError(`restore failed, database "${live}" is unchanged: ${res.failure}`);
+    if (!info.complete) throw new FailedError(`restore failed, database "${live}" is unchanged: the dump ends without "${FOOTER}" (truncated?)`);
+  } catch (err) {
+    await dropScratch();
+    throw err;
+  } finally {
+    fs.closeSync(input);
+  }
+
+  // The swap: no new sessions, end the app's sessions, then both renames in one transaction.
+  try {
+    if (existing) {
+      const replaced = helperDbName(live, 'replaced');
+      await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
+      try {
+        await endSessions(conn, live);
+        await q(`BEGIN; ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(replaced)}; ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)}; COMMIT;`);
+      } catch (err) {
+        await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+        throw err;
+      }
+      await q(`DROP DATABASE ${quoteIdent(replaced)} WITH (FORCE)`).catch((err: Error) =>
+        log.warn(`the replaced database "${replaced}" could not be dropped (${err.message}); drop it by hand`),
+      );
+    } else {
+      await q(`ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)}`);
+    }
+  } catch (err) {
+    await dropScratch();
+    throw new FailedError(`restore failed while swapping in the restored database; "${live}" is unchanged: ${(err as Error).message}`);
+  }
+  return { database: live, safetyCopy, rows: info.rows };
+}
+
+/** End every session on a database (the app's connection pool), waiting until they are gone. */
+async function endSessions(conn: PgConnection, database: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const left = await psql(
+      conn,
+      `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid()`,
+      'postgres',
+    );
+    if (left === '0') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new FailedError(`sessions on "${database}" did not end`);
+}

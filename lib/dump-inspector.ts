@@ -1,0 +1,108 @@
+// Reads a plain-format pg_dump as it streams past and records what a checker needs: the
+// versions in its header, its table of contents, rows per table in its COPY blocks, and
+// whether it ends with pg_dump's completion footer. A dump without that footer was cut short.
+import { Transform, type TransformCallback } from 'node:stream';
+
+export const FOOTER = '-- PostgreSQL database dump complete';
+
+export interface DumpInfo {
+  bytes: number;
+  complete: boolean;
+  serverVersion: string | null;
+  pgDumpVersion: string | null;
+  /** Rows in each table's COPY block, keyed "schema.table". */
+  rows: Record<string, number>;
+  /** Table-of-contents entries by type (TABLE, VIEW, SEQUENCE, …). */
+  toc: Record<string, number>;
+}
+
+const NL = 0x0a;
+const END_OF_COPY = Buffer.from('\\.\n');
+const MAX_LINE = 64 * 1024;
+
+/** Incremental scanner; feed it chunks, then call finish(). Pure apart from its own state. */
+export class DumpScanner {
+  private info: DumpInfo = { bytes: 0, complete: false, serverVersion: null, pgDumpVersion: null, rows: {}, toc: {} };
+  private copyTable: string | null = null;
+  private copyRows = 0;
+  /** Start of an unfinished line carried to the next chunk (bounded: only metadata lines matter). */
+  private carry: Buffer = Buffer.alloc(0);
+  private tail = '';
+
+  push(chunk: Buffer): void {
+    this.info.bytes += chunk.length;
+    this.tail = (this.tail + chunk.toString('latin1', Math.max(0, chunk.length - 128))).slice(-128);
+    let buf = chunk;
+    if (this.carry.length) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = Buffer.alloc(0);
+    }
+    let pos = 0;
+    while (pos < buf.length) {
+      const nl = buf.indexOf(NL, pos);
+      if (nl < 0) {
+        // Keep an unfinished line only when it may matter; long data lines are just rows.
+        const rest = buf.subarray(pos);
+        this.carry = rest.length <= MAX_LINE || this.copyTable === null ? Buffer.from(rest.subarray(0, MAX_LINE)) : Buffer.from(rest.subarray(0, 3));
+        return;
+      }
+      if (this.copyTable !== null) {
+        if (nl - pos === 2 && buf[pos] === 0x5c && buf[pos + 1] === 0x2e) {
+          this.info.rows[this.copyTable] = (this.info.rows[this.copyTable] ?? 0) + this.copyRows;
+          this.copyTable = null;
+        } else {
+          this.copyRows++;
+        }
+      } else if (buf[pos] === 0x2d || buf[pos] === 0x43) {
+        // Only lines starting with "-" (comments) or "C" (COPY) carry what we record.
+        this.metadataLine(buf.toString('utf8', pos, Math.min(nl, pos + MAX_LINE)));
+      }
+      pos = nl + 1;
+    }
+  }
+
+  private metadataLine(line: string): void {
+    let m: RegExpExecArray | null;
+    if ((m = /^COPY (.+?) (?:\(.*\) )?FROM stdin;$/.exec(line))) {
+      this.copyTable = unquoteQualified(m[1]!);
+      this.copyRows = 0;
+      this.info.rows[this.copyTable] ??= 0;
+    } else if ((m = /^-- Name: .*; Type: ([A-Z][A-Z ]*?); Schema: /.exec(line))) {
+      this.info.toc[m[1]!] = (this.info.toc[m[1]!] ?? 0) + 1;
+    } else if ((m = /^-- Dumped from database version (\S+)/.exec(line))) {
+      this.info.serverVersion = m[1]!;
+    } else if ((m = /^-- Dumped by pg_dump version (\S+)/.exec(line))) {
+      this.info.pgDumpVersion = m[1]!;
+    }
+  }
+
+  finish(): DumpInfo {
+    // The footer is followed only by blank lines (and, since PG 17.6, a \unrestrict line).
+    const end = this.tail.replace(/\n\\unrestrict \S+\n*$/, '\n');
+    this.info.complete = this.copyTable === null && /\n-- PostgreSQL database dump complete\n+(?:--\n*)?$/.test(end);
+    return this.info;
+  }
+}
+
+/** Pure: `public."Weird ""name"""` → `public.Weird "name"`. */
+export function unquoteQualified(text: string): string {
+  const parts: string[] = [];
+  const re = /"((?:[^"]|"")*)"|([^."]+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!);
+  return parts.join('.');
+}
+
+/** A pass-through stream that scans what flows through it. */
+export class DumpInspector extends Transform {
+  readonly scanner = new DumpScanner();
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.scanner.push(chunk);
+    cb(null, chunk);
+  }
+}
+
+/** Pure: total rows in the dump. */
+export function totalRows(info: Pick<DumpInfo, 'rows'>): number {
+  return Object.values(info.rows).reduce((a, b) => a + b, 0);
+}

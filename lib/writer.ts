@@ -1,0 +1,119 @@
+// One way to write any backup file: stages stream into a hidden temporary file, which is
+// checked, fsynced, given its manifest and only then its final name. Any failure on the way
+// removes the temporary file, so a final name always means a complete backup.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { openTemp, publish, ensurePrivateDir, sweepStaleTemps, freeSeq } from './atomic.ts';
+import { FailedError } from './errors.ts';
+import { runPipeline, type Stage } from './pipeline.ts';
+import { startProgress } from './progress.ts';
+import { sha256File, writeManifest, type Manifest } from './manifest.ts';
+import { manifestPathFor } from './catalog.ts';
+import { formatStamp, kindDir, makeBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
+import type { Transform } from 'node:stream';
+
+export interface WriteSpec {
+  backupDir: string;
+  kind: BackupKind;
+  role: BackupRole;
+  codec: Codec;
+  stamp: string;
+  seq: number;
+  environment: string;
+  /** Producer then compressor; the last stage writes the file. */
+  stages: Stage[];
+  /** Optional inspector placed after the first stage. */
+  tap?: Transform;
+  /** Checks after the stages succeeded; returns the kind-specific manifest part or throws FailedError. */
+  check: () => Pick<Manifest, 'database' | 'media'>;
+  label: string;
+}
+
+export interface WrittenBackup {
+  path: string;
+  name: string;
+  size: number;
+  durationMs: number;
+  manifest: Manifest;
+}
+
+export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
+  const dir = path.join(spec.backupDir, kindDir(spec.kind));
+  await ensurePrivateDir(dir);
+  await sweepStaleTemps(dir);
+  const nameFor = (seq: number) =>
+    makeBackupName({ kind: spec.kind, role: spec.role, stamp: spec.stamp, seq, codec: spec.codec });
+  const temp = await openTemp(dir, nameFor(spec.seq));
+  const started = new Date();
+  const progress = startProgress(spec.label, () => {
+    try {
+      return fs.fstatSync(temp.fd).size;
+    } catch {
+      return 0;
+    }
+  });
+  try {
+    const result = await runPipeline({
+      stages: spec.stages,
+      stdout: temp.fd,
+      tap: spec.tap ? { after: 0, stream: spec.tap } : undefined,
+    });
+    progress.stop();
+    if (!result.ok) throw new FailedError(`${spec.label} failed: ${result.failure}`);
+    const extra = spec.check();
+    const size = fs.fstatSync(temp.fd).size;
+    const sha256 = await sha256File(temp.path);
+    const finished = new Date();
+    let manifest: Manifest | null = null;
+    const finalPath = await publish(
+      temp,
+      dir,
+      nameFor,
+      spec.seq,
+      async (name) => {
+        const seq = spec.seq; // the set key follows the name actually taken
+        manifest = {
+          version: 1,
+          name,
+          kind: spec.kind,
+          role: spec.role,
+          set: setKey({ stamp: spec.stamp, seq: Number(/-(\d+)\./.exec(name)?.[1] ?? seq) }),
+          environment: spec.environment,
+          codec: spec.codec,
+          size,
+          sha256,
+          startedAt: started.toISOString(),
+          finishedAt: finished.toISOString(),
+          durationMs: finished.getTime() - started.getTime(),
+          ...extra,
+        };
+        await writeManifest(path.join(dir, name), manifest);
+      },
+      async (name) => fsp.rm(manifestPathFor(path.join(dir, name)), { force: true }),
+    );
+    return { path: finalPath, name: path.basename(finalPath), size, durationMs: finished.getTime() - started.getTime(), manifest: manifest! };
+  } catch (err) {
+    progress.stop();
+    await temp.discard();
+    if (err instanceof FailedError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOSPC') throw new FailedError(`${spec.label} failed: no space left on ${dir}`);
+    throw new FailedError(`${spec.label} failed: ${e.message}`);
+  }
+}
+
+/**
+ * The stamp and sequence number of a new set: the current second, and the first sequence
+ * number free in every folder involved, so the halves of a set pair up by name.
+ */
+export async function chooseSet(backupDir: string, now: Date, kinds: BackupKind[], role: BackupRole = 'backup', codec?: Codec): Promise<{ stamp: string; seq: number }> {
+  const stamp = formatStamp(now);
+  const taken = new Set<string>();
+  for (const kind of kinds) {
+    for (const n of await fsp.readdir(path.join(backupDir, kindDir(kind))).catch(() => [] as string[])) taken.add(n);
+  }
+  const names = (seq: number) =>
+    kinds.flatMap((kind) => (['zstd', 'gzip'] as Codec[]).filter((c) => !codec || c === codec).map((c) => makeBackupName({ kind, role, stamp, seq, codec: c })));
+  return { stamp, seq: freeSeq(taken, names) };
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env -S npx zx
+// Dump PostgreSQL into a new compressed backup and print its path.
+import { runCli } from '../lib/cli.ts';
+import { openConnection } from '../lib/pg.ts';
+import { backupDatabase } from '../lib/db.ts';
+import { chooseSet } from '../lib/writer.ts';
+import { log, result } from '../lib/log.ts';
+import { humanBytes, humanDuration } from '../lib/catalog.ts';
+
+await runCli(
+  {
+    name: 'backup-db',
+    summary: 'Dump the PostgreSQL database into $BACKUP_DIR/postgres/backup_<UTC time>.sql.zst (or .sql.gz).',
+    usage: '[--env <name>] [--config <path>] [--json]',
+  },
+  async ({ settings, flags, now }) => {
+    const conn = openConnection(settings.database);
+    try {
+      const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['database']);
+      log.info(`backing up the database (${settings.envName}, ${settings.database.mode} mode)`);
+      const b = await backupDatabase({ settings, conn, stamp, seq });
+      log.success(`${b.name}: ${humanBytes(b.size)} in ${humanDuration(b.durationMs)}`);
+      result(flags.json ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs }) : b.path);
+    } finally {
+      conn.close();
+    }
+  },
+);

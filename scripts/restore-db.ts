@@ -1,0 +1,45 @@
+#!/usr/bin/env -S npx zx
+// Restore a database backup. The dump is loaded into a scratch database first; only when it
+// loaded completely does it replace the live one, after a safety copy of what it replaces.
+import { runCli } from '../lib/cli.ts';
+import { resolveBackupArg } from '../lib/backup-arg.ts';
+import { confirm } from '../lib/confirm.ts';
+import { openConnection } from '../lib/pg.ts';
+import { restoreDatabase } from '../lib/db.ts';
+import { chooseSet } from '../lib/writer.ts';
+import { log, result } from '../lib/log.ts';
+import { totalRows } from '../lib/dump-inspector.ts';
+
+await runCli(
+  {
+    name: 'restore-db',
+    summary: 'Restore a database backup (by name from the backup folder, or by path), after confirmation.',
+    usage: '<backup_YYYY_MM_DDTHH_MM_SS.sql.zst|.sql.gz> [--yes] [--env <name>] [--config <path>] [--json]',
+    positionals: { min: 1, max: 1 },
+  },
+  async ({ settings, flags, args, now }) => {
+    const file = resolveBackupArg(args[0], settings.backupDir, 'database');
+    const conn = openConnection(settings.database);
+    try {
+      const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');
+      const r = await restoreDatabase({
+        settings,
+        conn,
+        file: file.path,
+        codec: file.parsed.codec,
+        stamp,
+        confirm: (database) =>
+          confirm({
+            action: `This replaces database "${database}" (${settings.envName}) with ${file.parsed.name}`,
+            expected: database,
+            yes: flags.yes,
+          }),
+      });
+      log.success(`database "${r.database}" restored from ${file.parsed.name} (${totalRows(r)} rows)`);
+      if (flags.json) result(JSON.stringify({ database: r.database, restoredFrom: file.path, safetyCopy: r.safetyCopy, rows: r.rows }));
+      else if (r.safetyCopy) result(r.safetyCopy);
+    } finally {
+      conn.close();
+    }
+  },
+);
