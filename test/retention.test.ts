@@ -355,7 +355,7 @@ const DURATIONS: [string, { amount: number; unit: string } | null][] = [
   ['2w', { amount: 2, unit: 'w' }],
   ['6m', { amount: 6, unit: 'm' }],
   ['1y', { amount: 1, unit: 'y' }],
-  ['030d', { amount: 30, unit: 'd' }],
+  ['030d', null], // the config schema refuses leading zeros too
   ['0d', null],
   ['', null],
   ['30', null],
