@@ -7,6 +7,8 @@ import { log, redact } from './log.ts';
 import { killAll } from './pipeline.ts';
 import { loadSettings, type Operation, type Settings } from './config.ts';
 import { checkComposeServices } from './compose.ts';
+import { runRemote, type RemoteMode } from './remote.ts';
+import { monitorOperation, type Monitor } from './monitor.ts';
 
 export interface CliSpec {
   name: Operation;
@@ -16,6 +18,11 @@ export interface CliSpec {
   booleans?: string[];
   strings?: string[];
   positionals?: { min: number; max: number };
+  /**
+   * For an environment with an ssh target: 'dispatch' (default) runs the script on that host
+   * (lib/remote); 'local' runs it here, for scripts that reach the host themselves.
+   */
+  remote?: RemoteMode;
 }
 
 export interface CommonFlags {
@@ -116,15 +123,23 @@ export async function runCli(spec: CliSpec, body: Body, opts: RunOptions = {}): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);
+  let monitor: Monitor | null = null;
   try {
-    const { flags, args, help } = parseFlags(spec, scriptArgs());
+    const raw = scriptArgs();
+    const { flags, args, help } = parseFlags(spec, raw);
     if (help) {
       process.stdout.write(usageText(spec));
       process.exitCode = EXIT.ok;
       return;
     }
     const settings = opts.noSettings ? (null as unknown as Settings) : loadSettings({ config: flags.config, env: flags.env });
+    // On the remote host itself settings.ssh is null (COMPOSE_BACKUP_ON_HOST, lib/config).
+    if (settings?.ssh && (spec.remote ?? 'dispatch') === 'dispatch') {
+      process.exitCode = await runRemote({ op: spec.name, raw, args, yes: flags.yes, settings: { ...settings, ssh: settings.ssh } });
+      return;
+    }
     if (settings && !settings.ssh) checkComposeServices(settings);
+    if (settings) monitor = await monitorOperation(settings, spec.name);
     const code = await body({ spec, flags, args, settings, now: clock(process.env) });
     process.exitCode = process.exitCode || (code ?? EXIT.ok);
   } catch (err) {
@@ -136,5 +151,7 @@ export async function runCli(spec: CliSpec, body: Body, opts: RunOptions = {}): 
       if (process.env.COMPOSE_BACKUP_DEBUG) process.stderr.write(redact(String((err as Error)?.stack)) + '\n');
       process.exitCode = EXIT.failed;
     }
+  } finally {
+    await monitor?.finish(Number(process.exitCode ?? 0));
   }
 }

@@ -10,7 +10,7 @@ import { UsageError } from './errors.ts';
 
 export const OPERATIONS = [
   'backup-db', 'backup-media', 'backup-full', 'list-backups', 'restore-db', 'restore-media',
-  'download-backup', 'prune', 'verify', 'scheduled-backup',
+  'download-backup', 'upload-backups', 'prune', 'verify', 'scheduled-backup',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -88,6 +88,10 @@ const EnvironmentSchema = z
         url: z.string().min(1).optional(),
         /** Optional checks for manual runs of other operations. */
         checks: z.partialRecord(z.enum(OPERATIONS), z.string().min(1)).optional(),
+        /** Per attempt; retries back off exponentially; budget bounds one ping with its retries. */
+        timeoutSeconds: z.number().positive().max(60).optional(),
+        retries: z.number().int().min(0).max(10).optional(),
+        budgetSeconds: z.number().positive().max(600).optional(),
       })
       .strict()
       .optional(),
@@ -152,7 +156,13 @@ export interface Settings {
   media: MediaTarget;
   ssh: SshTarget | null;
   retention: { database: Policy; media: Policy; snapshots: Policy };
-  healthchecks: { url: string | null; checks: Partial<Record<Operation, string>> };
+  healthchecks: {
+    url: string | null;
+    checks: Partial<Record<Operation, string>>;
+    timeoutSeconds: number;
+    retries: number;
+    budgetSeconds: number;
+  };
   verify: { minSizeRatio: number; onShrink: 'fail' | 'warn'; drill: string };
   log: { maxBytes: number };
   prometheusTextfile: string | null;
@@ -225,7 +235,11 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
         `no environment "${name}" in ${configPath}; it has: ${known.length ? known.join(', ') : '(none)'}; pick one with --env`,
       );
     }
-    raw = expandTree(found, env, `environments.${name}`, problems);
+    // A run started over ssh (COMPOSE_BACKUP_ON_HOST=1, see lib/ssh) is already on the target
+    // host: the ssh section names this very machine, so it is dropped before its variables are
+    // expanded; the same config file then works on the laptop and, cloned, on the server.
+    const own = env.COMPOSE_BACKUP_ON_HOST === '1' ? { ...found, ssh: undefined } : found;
+    raw = expandTree(own, env, `environments.${name}`, problems);
   } else {
     if (name !== 'local') {
       throw new UsageError(`environment "${name}" needs a config file (copy backup.config.example.yaml to backup.config.yaml)`);
@@ -300,7 +314,13 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
       media: raw.retention?.media ?? DEFAULT_RETENTION.media,
       snapshots: raw.retention?.snapshots ?? DEFAULT_RETENTION.snapshots,
     },
-    healthchecks: { url: env.HEALTHCHECKS_URL || raw.healthchecks?.url || null, checks: raw.healthchecks?.checks ?? {} },
+    healthchecks: {
+      url: env.HEALTHCHECKS_URL || raw.healthchecks?.url || null,
+      checks: raw.healthchecks?.checks ?? {},
+      timeoutSeconds: raw.healthchecks?.timeoutSeconds ?? 10,
+      retries: raw.healthchecks?.retries ?? 5,
+      budgetSeconds: raw.healthchecks?.budgetSeconds ?? 60,
+    },
     verify: {
       minSizeRatio: raw.verify?.minSizeRatio ?? 0.5,
       onShrink: raw.verify?.onShrink ?? 'fail',

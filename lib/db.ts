@@ -23,6 +23,11 @@ export async function psql(conn: PgConnection, sql: string, database?: string): 
   return out.stdout.trim();
 }
 
+/** Bytes the database takes on the server (pg_database_size), for the disk-space guard's estimate. */
+export async function databaseSizeBytes(conn: PgConnection, database?: string): Promise<number> {
+  return Number(await psql(conn, 'SELECT pg_database_size(current_database())', database)) || 0;
+}
+
 /** The database the environment's backups are of, known without connecting to it. */
 export async function targetDatabaseName(conn: PgConnection): Promise<string> {
   if (conn.target.mode === 'compose') {
@@ -87,6 +92,13 @@ export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBack
     seq: opts.seq,
     environment: settings.envName,
     label: opts.role === 'snapshot' ? 'safety copy of the database' : 'database backup',
+    diskMargin: settings.diskMargin,
+    // Plain dumps of typical app databases compress to about a third of their on-disk size or
+    // less; without an earlier backup to go by, that is the estimate (0 if the size is unknown).
+    sizeFallback: {
+      basis: 'database size / 3',
+      estimate: async () => Math.ceil((await databaseSizeBytes(conn, opts.database).catch(() => 0)) / 3),
+    },
     stages: [
       { name: 'pg_dump', argv: pgArgv(conn.target, 'pg_dump', [], opts.database), env: conn.env },
       { name: settings.compression, argv: compressArgv(settings.compression, settings.compressionLevel) },
@@ -143,7 +155,7 @@ export async function readDumpHeader(file: string, codec: Settings['compression'
 }
 
 /** Postgres limits names to 63 bytes; keep the live name recognisable in helper databases. */
-export function helperDbName(live: string, role: 'restoring' | 'replaced', pid = process.pid): string {
+export function helperDbName(live: string, role: 'restoring' | 'replaced' | 'drill', pid = process.pid): string {
   const suffix = `__${role}_${pid}`;
   let base = live;
   while (Buffer.byteLength(base + suffix) > 63) base = base.slice(0, -1);
@@ -166,11 +178,10 @@ export interface RestoreResult {
   rows: Record<string, number>;
 }
 
-export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResult> {
-  const { conn } = opts;
-  const header = await readDumpHeader(opts.file, opts.codec);
-  if (!header.isPlainDump) throw new FailedError(`${opts.file} does not decompress to a PostgreSQL plain-format dump`);
-  const live = await targetDatabaseName(conn);
+/** Before any change: the file is a plain dump, the server is reachable and not older than the dump. */
+export async function checkLoadable(conn: PgConnection, file: string, codec: Settings['compression']): Promise<ServerFacts> {
+  const header = await readDumpHeader(file, codec);
+  if (!header.isPlainDump) throw new FailedError(`${file} does not decompress to a PostgreSQL plain-format dump`);
   const facts = await preflight(conn, 'postgres');
   const dumpMajor = header.pgDumpVersion ? parseToolMajor(header.pgDumpVersion) : null;
   if (dumpMajor !== null && dumpMajor > facts.serverMajor) {
@@ -178,6 +189,50 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
       `this dump was made by pg_dump ${dumpMajor}, newer than the server (${facts.serverMajor}); restore it on PostgreSQL ${dumpMajor} or later`,
     );
   }
+  return facts;
+}
+
+export interface LoadResult {
+  /** Why the load failed (a stage's error, or a dump cut short), else null. */
+  failure: string | null;
+  /** What the dump held, scanned as it was loaded. */
+  info: DumpInfo;
+}
+
+/**
+ * Load a backup into an existing (empty) database in one transaction that stops at the first
+ * error: either all of the dump is in, or nothing is. Shared by restore and the restore drill.
+ */
+export async function loadDump(conn: PgConnection, file: string, codec: Settings['compression'], database: string): Promise<LoadResult> {
+  const inspector = new DumpInspector();
+  const input = fs.openSync(file, 'r');
+  try {
+    const res = await runPipeline({
+      stdin: input,
+      stages: [
+        { name: `${codec} -d`, argv: decompressArgv(codec) },
+        {
+          name: 'psql',
+          argv: pgArgv(conn.target, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction'], database),
+          env: conn.env,
+        },
+      ],
+      stdout: 'ignore',
+      tap: { after: 0, stream: inspector },
+    });
+    const info = inspector.scanner.finish();
+    if (!res.ok) return { failure: res.failure, info };
+    if (!info.complete) return { failure: `the dump ends without "${FOOTER}" (truncated?)`, info };
+    return { failure: null, info };
+  } finally {
+    fs.closeSync(input);
+  }
+}
+
+export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResult> {
+  const { conn } = opts;
+  await checkLoadable(conn, opts.file, opts.codec);
+  const live = await targetDatabaseName(conn);
   await opts.confirm(live);
 
   const q = (sql: string) => psql(conn, sql, 'postgres');
@@ -202,31 +257,14 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
 
   log.info(`loading ${opts.file} into scratch database "${scratch}"`);
-  const inspector = new DumpInspector();
-  const input = fs.openSync(opts.file, 'r');
   let info: DumpInfo;
   try {
-    const res = await runPipeline({
-      stdin: input,
-      stages: [
-        { name: `${opts.codec} -d`, argv: decompressArgv(opts.codec) },
-        {
-          name: 'psql',
-          argv: pgArgv(conn.target, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction'], scratch),
-          env: conn.env,
-        },
-      ],
-      stdout: 'ignore',
-      tap: { after: 0, stream: inspector },
-    });
-    info = inspector.scanner.finish();
-    if (!res.ok) throw new FailedError(`restore failed, database "${live}" is unchanged: ${res.failure}`);
-    if (!info.complete) throw new FailedError(`restore failed, database "${live}" is unchanged: the dump ends without "${FOOTER}" (truncated?)`);
+    const loaded = await loadDump(conn, opts.file, opts.codec, scratch);
+    info = loaded.info;
+    if (loaded.failure) throw new FailedError(`restore failed, database "${live}" is unchanged: ${loaded.failure}`);
   } catch (err) {
     await dropScratch();
     throw err;
-  } finally {
-    fs.closeSync(input);
   }
 
   // The swap: no new sessions, end the app's sessions, then both renames in one transaction.

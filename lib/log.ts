@@ -31,9 +31,16 @@ export function addSink(sink: Sink): () => void {
   };
 }
 
+let echo = true;
+
+/** Stop (or resume) writing messages to stderr; sinks still get them (the scheduled run's --quiet). */
+export function setConsoleEcho(on: boolean): void {
+  echo = on;
+}
+
 function emit(prefix: string, message: string): void {
   const line = redact(`${prefix}${message}`).replace(/\r?\n/g, ' | ');
-  process.stderr.write(line + '\n');
+  if (echo) process.stderr.write(line + '\n');
   for (const sink of sinks) sink(line);
 }
 

@@ -41,9 +41,20 @@ export const ManifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+/** One reused buffer: a stream would allocate a new chunk per read and grow the heap by the file's size. */
 export async function sha256File(file: string): Promise<string> {
   const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fh = await fsp.open(file, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return hash.digest('hex');
 }
 
@@ -60,7 +71,13 @@ export async function readManifest(backupPath: string): Promise<Manifest | null>
   } catch {
     return null;
   }
-  const parsed = ManifestSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) throw new Error(`manifest ${manifestPathFor(backupPath)} is damaged`);
   return parsed.data;
 }

@@ -80,14 +80,23 @@ export function describePolicy(policy: Policy): string {
   return parts.length ? `keep ${parts.join(', ')}` : 'keep everything';
 }
 
-function newestFirst(a: RetentionItem, b: RetentionItem): number {
-  return b.time.getTime() - a.time.getTime() || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
+/** Decides which of two items with the same time is newer (negative: `a` is). */
+export type TieBreak<T> = (a: T, b: T) => number;
+
+/**
+ * The order applyPolicy walks items in: newest first; same time by `tieBreak` (backups started in
+ * the same second pass their sequence number), then the greater name first.
+ */
+export function newestFirstOrder<T extends RetentionItem>(tieBreak?: TieBreak<T>): (a: T, b: T) => number {
+  return (a, b) =>
+    b.time.getTime() - a.time.getTime() || (tieBreak ? tieBreak(a, b) : 0) || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
 }
 
 export function applyPolicy<T extends RetentionItem>(
   items: readonly T[],
   policy: Policy,
   now: Date,
+  tieBreak?: TieBreak<T>,
 ): { keep: Decision<T>[]; remove: Decision<T>[] } {
   // Policies built in code skip the config's validation; a typo or a 0 must not prune.
   const checked = PolicySchema.safeParse(policy);
@@ -97,7 +106,7 @@ export function applyPolicy<T extends RetentionItem>(
   for (const item of items) {
     if (Number.isNaN(item.time.getTime())) throw new Error(`retention: ${item.name} has an invalid time`);
   }
-  const sorted = [...items].sort(newestFirst);
+  const sorted = [...items].sort(newestFirstOrder(tieBreak));
   const empty = isEmptyPolicy(policy);
   const cutoff = policy.keepWithin === undefined ? null : withinCutoff(policy.keepWithin, now);
   let lastLeft = policy.keepLast ?? 0;

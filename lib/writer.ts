@@ -2,12 +2,14 @@
 // checked, fsynced, given its manifest and only then its final name. Any failure on the way
 // removes the temporary file, so a final name always means a complete backup.
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { openTemp, publish, ensurePrivateDir, sweepStaleTemps, freeSeq } from './atomic.ts';
 import { FailedError } from './errors.ts';
 import { runPipeline, type Stage } from './pipeline.ts';
 import { startProgress } from './progress.ts';
+import { ensureRoomForBackup, type BackupRoomOptions, type DiskMargin } from './disk.ts';
 import { sha256File, writeManifest, type Manifest } from './manifest.ts';
 import { manifestPathFor } from './catalog.ts';
 import { formatStamp, kindDir, makeBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
@@ -28,6 +30,10 @@ export interface WriteSpec {
   /** Checks after the stages succeeded; returns the kind-specific manifest part or throws FailedError. */
   check: () => Pick<Manifest, 'database' | 'media'>;
   label: string;
+  /** Free space to require beyond the estimated size (settings.diskMargin). */
+  diskMargin: DiskMargin;
+  /** Size to expect when the folder has no earlier backup of this kind to go by. */
+  sizeFallback?: BackupRoomOptions['fallback'];
 }
 
 export interface WrittenBackup {
@@ -40,8 +46,11 @@ export interface WrittenBackup {
 
 export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
   const dir = path.join(spec.backupDir, kindDir(spec.kind));
-  await ensurePrivateDir(dir);
+  // Leftovers of killed runs go first (a run killed by a full disk leaves a big one); then the
+  // guard refuses at the door, before any folder or file exists, rather than fill the disk mid-write.
   await sweepStaleTemps(dir);
+  await ensureRoomForBackup({ backupDir: spec.backupDir, kind: spec.kind, role: spec.role, margin: spec.diskMargin, fallback: spec.sizeFallback });
+  await ensurePrivateDir(dir);
   const nameFor = (seq: number) =>
     makeBackupName({ kind: spec.kind, role: spec.role, stamp: spec.stamp, seq, codec: spec.codec });
   const temp = await openTemp(dir, nameFor(spec.seq));
@@ -63,7 +72,8 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
     if (!result.ok) throw new FailedError(`${spec.label} failed: ${result.failure}`);
     const extra = spec.check();
     const size = fs.fstatSync(temp.fd).size;
-    const sha256 = await sha256File(temp.path);
+    // Reading the file back for its hash and flushing it to disk are independent: overlap them.
+    const [sha256] = await Promise.all([sha256File(temp.path), promisify(fs.fsync)(temp.fd)]);
     const finished = new Date();
     let manifest: Manifest | null = null;
     const finalPath = await publish(

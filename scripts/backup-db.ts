@@ -6,6 +6,7 @@ import { backupDatabase } from '../lib/db.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
 import { humanBytes, humanDuration } from '../lib/catalog.ts';
+import { gate } from '../lib/sanity.ts';
 
 await runCli(
   {
@@ -21,6 +22,8 @@ await runCli(
       const b = await backupDatabase({ settings, conn, stamp, seq });
       log.success(`${b.name}: ${humanBytes(b.size)} in ${humanDuration(b.durationMs)}`);
       result(flags.json ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs }) : b.path);
+      // After the path is printed: a backup that trips the gate is kept, and the run fails.
+      await gate(settings, b);
     } finally {
       conn.close();
     }

@@ -9,6 +9,7 @@ import { restoreDatabase } from '../lib/db.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
 import { totalRows } from '../lib/dump-inspector.ts';
+import { requireIntact } from '../lib/verify.ts';
 
 await runCli(
   {
@@ -19,6 +20,8 @@ await runCli(
   },
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'database');
+    // A damaged or altered file is refused before the question and before the safety copy.
+    await requireIntact(file.path);
     const conn = openConnection(settings.database);
     try {
       const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');

@@ -218,7 +218,7 @@ for (const [name, damage] of [
     const before = dumpText(d.name);
     const r = await runScript('restore-db', [file, '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /restore failed, database ".*" is unchanged/);
+    assert.match(r.stderr, /refusing to restore .*, nothing was changed: .*(sha256 mismatch|decompression)/);
     assert.equal(dumpText(d.name), before);
     assert.deepEqual(databasesLike(d.name), [d.name]);
   });
@@ -259,7 +259,7 @@ test('a dump from a newer pg_dump than the server is refused', async () => {
   const bk = tempDir();
   fs.mkdirSync(pgdir(bk), { recursive: true });
   const f = path.join(pgdir(bk), 'backup_2030_01_01T00_00_00.sql.gz');
-  execFileSync('sh', ['-c', `printf -- '--\\n-- PostgreSQL database dump\\n--\\n\\n-- Dumped from database version 99.1\\n-- Dumped by pg_dump version 99.1\\n\\nCREATE TABLE nope(x int);\\n--\\n-- PostgreSQL database dump complete\\n--\\n\\n' | gzip > ${f}`]);
+  execFileSync('sh', ['-c', `printf -- '--\\n-- PostgreSQL database dump\\n--\\n\\n-- Dumped from database version 99.1\\n-- Dumped by pg_dump version 99.1\\n\\n--\\n-- Name: nope; Type: TABLE; Schema: public; Owner: postgres\\n--\\n\\nCREATE TABLE public.nope(x int);\\n--\\n-- PostgreSQL database dump complete\\n--\\n\\n' | gzip > ${f}`]);
   const r = await runScript('restore-db', [path.basename(f), '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /made by pg_dump 99, newer than the server \(15\)/);
@@ -307,4 +307,23 @@ test('--help prints usage and exits 0; unknown flags exit 2; invalid config exit
   const c = await runScript('list-backups', ['--config', cfg]);
   assert.equal(c.code, 2);
   assert.match(c.stderr, /environments\.local\.compression: .*environments\.local\.retention\.media\.keepDaily/);
+});
+
+test('a dump that passes verify but fails while loading: exit 1, live database unchanged, no helper database left', async () => {
+  const d = db();
+  const bk = tempDir();
+  fs.mkdirSync(pgdir(bk), { recursive: true });
+  // A well-formed dump (footer present, no manifest) with a statement that fails half way through.
+  const text = execFileSync('pg_dump', ['-d', d.name], { env: { ...process.env, ...PG_ENV }, encoding: 'utf8' });
+  const at = text.indexOf('COPY shop.orders');
+  const broken = text.slice(0, at) + 'SELECT 1/0;\n' + text.slice(at);
+  const f = path.join(pgdir(bk), 'backup_2031_01_01T00_00_00.sql.gz');
+  fs.writeFileSync(f, execFileSync('gzip', ['-c'], { input: broken, maxBuffer: 1 << 26 }));
+  sql(d.name, 'DELETE FROM shop.orders WHERE id > 7');
+  const before = dumpText(d.name);
+  const r = await runScript('restore-db', [path.basename(f), '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /restore failed, database ".*" is unchanged: psql failed \(exit 3\): .*division by zero/);
+  assert.equal(dumpText(d.name), before);
+  assert.deepEqual(databasesLike(d.name), [d.name]);
 });

@@ -34,7 +34,9 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(DATABASE_URL|BACKUP_DIR|MEDIA_DIR|HEALTHCHECKS_URL|BACKUP_COMPRESSION|PG[A-Z]+|NODE_TEST_CONTEXT)$/.test(k)) continue;
+    // NODE_OPTIONS: under `npm test` npm exports the project's `--import tsx`, which a node
+    // program started in another folder could not resolve; npx adds it back from .npmrc.
+    if (/^(DATABASE_URL|BACKUP_DIR|MEDIA_DIR|HEALTHCHECKS_URL|BACKUP_COMPRESSION|PG[A-Z]+|NODE_TEST_CONTEXT|NODE_OPTIONS|COMPOSE_BACKUP_[A-Z_]+)$/.test(k)) continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;

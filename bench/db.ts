@@ -1,0 +1,94 @@
+// Benchmark of backup-db and restore-db (not part of npm test):
+//   node --import tsx bench/db.ts [--size-mb 500] [--rounds 3]
+// Generates (once) a database of realistic data — prose-like text that compresses about 3x,
+// JSON, numbers — then times, alternating in one run: backup-db with defaults, the seed's
+// `pg_dump | gzip`, the hand pipeline `pg_dump | zstd -T0`; and restore-db against
+// `zstd -dc file | psql`. Prints ratios and the Node process's peak RSS.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { arg, fmt, median, must, time } from './common.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'bench/out/db');
+const DB = 'cb_bench';
+const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
+const sizeMb = arg('size-mb', 500);
+const rounds = arg('rounds', 3);
+
+const psql = (db: string, sql: string) =>
+  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env: PG, encoding: 'utf8' }).trim();
+
+function ensureDatabase(): void {
+  const exists = psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${DB}'`) === '1';
+  const size = exists ? Number(psql(DB, 'SELECT pg_database_size(current_database())')) : 0;
+  if (size >= sizeMb * 1024 * 1024 * 0.95) return;
+  console.error(`generating ${sizeMb} MB of data in ${DB} (once)…`);
+  if (exists) psql('postgres', `DROP DATABASE ${DB} WITH (FORCE)`);
+  psql('postgres', `CREATE DATABASE ${DB}`);
+  // A vocabulary of ~2000 words drawn with a skewed distribution reads and compresses like prose.
+  psql(DB, `
+    CREATE TABLE vocab AS SELECT array_agg(substr(md5(g::text), 1, 3 + g % 7) ORDER BY g) AS a FROM generate_series(1, 2000) g;
+    CREATE FUNCTION prose(n int) RETURNS text LANGUAGE sql VOLATILE AS
+      $$ SELECT string_agg(v.a[1 + (random() ^ 3 * 1999)::int], ' ') FROM vocab v, generate_series(1, n) $$;
+    CREATE TABLE articles (id bigserial PRIMARY KEY, title text, body text, author text, published timestamptz, meta jsonb);
+    CREATE TABLE comments (id bigserial PRIMARY KEY, article_id bigint, body text, created timestamptz);
+    CREATE INDEX ON comments (article_id);`);
+  const perBatch = 20000;
+  while (Number(psql(DB, 'SELECT pg_database_size(current_database())')) < sizeMb * 1024 * 1024) {
+    psql(DB, `
+      INSERT INTO articles (title, body, author, published, meta)
+      SELECT initcap(prose(2)), prose(150 + g % 300), 'author' || (g % 500), now() - (g || ' minutes')::interval,
+             jsonb_build_object('views', g % 9973, 'tags', jsonb_build_array(prose(1), prose(1)))
+      FROM generate_series(1, ${perBatch}) g;
+      INSERT INTO comments (article_id, body, created)
+      SELECT 1 + (random() * (SELECT max(id) FROM articles))::bigint, prose(20 + g % 40), now()
+      FROM generate_series(1, ${perBatch / 4}) g;`);
+  }
+  psql(DB, 'VACUUM ANALYZE');
+}
+
+async function main(): Promise<void> {
+  ensureDatabase();
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  const dbBytes = Number(psql(DB, 'SELECT pg_database_size(current_database())'));
+  const env = { ...PG, DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${DB}`, BACKUP_DIR: path.join(OUT, 'tree') };
+  const t = { tool: [] as number[], seed: [] as number[], hand: [] as number[], restore: [] as number[], handRestore: [] as number[] };
+  let peak = 0;
+  let last = '';
+  for (let r = 0; r < rounds; r++) {
+    const tool = must(await time(['npx', 'zx', 'scripts/backup-db.ts'], env, ROOT), 'backup-db');
+    t.tool.push(tool.ms);
+    peak = Math.max(peak, tool.nodePeakMiB);
+    t.seed.push(must(await time(['sh', '-c', `pg_dump -d ${DB} | gzip > ${OUT}/seed.sql.gz`], PG), 'seed').ms);
+    t.hand.push(must(await time(['sh', '-c', `pg_dump -d ${DB} | zstd -q -T0 > ${OUT}/hand.sql.zst`], PG), 'hand').ms);
+    console.error(`round ${r + 1}: backup-db ${fmt(tool.ms)}, pg_dump|gzip ${fmt(t.seed[r]!)}, pg_dump|zstd ${fmt(t.hand[r]!)}`);
+  }
+  last = fs.readdirSync(path.join(OUT, 'tree/postgres')).filter((n) => /^backup_.*\.sql\.zst$/.test(n)).sort().pop()!;
+  const file = path.join(OUT, 'tree/postgres', last);
+  for (let r = 0; r < rounds; r++) {
+    const restore = must(await time(['npx', 'zx', 'scripts/restore-db.ts', file, '--yes'], env, ROOT), 'restore-db');
+    t.restore.push(restore.ms);
+    peak = Math.max(peak, restore.nodePeakMiB);
+    psql('postgres', 'DROP DATABASE IF EXISTS cb_bench_hand');
+    psql('postgres', 'CREATE DATABASE cb_bench_hand');
+    t.handRestore.push(must(await time(['sh', '-c', `zstd -dcq ${file} | psql -X -q -o /dev/null -d cb_bench_hand`], PG), 'hand restore').ms);
+    psql('postgres', 'DROP DATABASE cb_bench_hand');
+    // The safety copies restore-db keeps would fill the disk over rounds; they are not measured.
+    for (const n of fs.readdirSync(path.join(OUT, 'tree/postgres'))) if (n.startsWith('temp_before_restore')) fs.rmSync(path.join(OUT, 'tree/postgres', n));
+    console.error(`round ${r + 1}: restore-db ${fmt(restore.ms)}, zstd -dc | psql ${fmt(t.handRestore[r]!)}`);
+  }
+  const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
+  const dumpSize = fs.statSync(file).size;
+  console.log(`database ${(dbBytes / 2 ** 20).toFixed(0)} MiB on disk; backup ${(dumpSize / 2 ** 20).toFixed(0)} MiB (zstd); ${rounds} rounds, medians`);
+  console.log(`backup-db            ${fmt(m.tool)}`);
+  console.log(`pg_dump | gzip       ${fmt(m.seed)}   speed-up of backup-db: ${(m.seed / m.tool).toFixed(2)}x   (target >= 3x)`);
+  console.log(`pg_dump | zstd -T0   ${fmt(m.hand)}   backup-db / hand: ${(m.tool / m.hand).toFixed(2)}x   (target <= 1.25x)`);
+  console.log(`restore-db           ${fmt(m.restore)}   restore-db / hand: ${(m.restore / m.handRestore).toFixed(2)}x   (target <= 1.5x)`);
+  console.log(`zstd -dc | psql      ${fmt(m.handRestore)}`);
+  console.log(`node peak RSS        ${peak.toFixed(0)} MiB   (target <= 160 MiB)`);
+}
+
+await main();

@@ -1,0 +1,46 @@
+#!/usr/bin/env -S npx zx
+// Back up the database, then the media, as one set sharing one timestamp. A failure of one
+// half does not stop the other; the exit code is 1 when either failed.
+import { runCli } from '../lib/cli.ts';
+import { openConnection } from '../lib/pg.ts';
+import { backupSet, type HalfResult } from '../lib/full.ts';
+import { EXIT } from '../lib/errors.ts';
+import { log, result } from '../lib/log.ts';
+import { humanBytes, humanDuration } from '../lib/catalog.ts';
+
+await runCli(
+  {
+    name: 'backup-full',
+    summary: 'Back up the database and the media folder as one set (same UTC timestamp).',
+    usage: '[--env <name>] [--config <path>] [--json]',
+  },
+  async ({ settings, flags, now }) => {
+    // A malformed DATABASE_URL is bad usage (exit 2) before either half starts.
+    const conn = openConnection(settings.database);
+    let results: HalfResult[];
+    try {
+      log.info(`backing up the database, then the media (${settings.envName})`);
+      results = await backupSet(settings, conn, now(), (r) => {
+        if (r.backup) {
+          log.success(`${r.half} backup done: ${r.backup.name}, ${humanBytes(r.backup.size)} in ${humanDuration(r.backup.durationMs)}`);
+          if (!flags.json) result(r.backup.path);
+        } else log.error(r.error!);
+      });
+    } finally {
+      conn.close();
+    }
+    const failed = results.filter((r) => !r.backup).map((r) => r.half);
+    if (flags.json) {
+      const brief = (half: string) => {
+        const b = results.find((r) => r.half === half)?.backup;
+        return b ? { path: b.path, name: b.name, size: b.size, durationMs: b.durationMs } : null;
+      };
+      result(JSON.stringify({ database: brief('database'), media: brief('media'), failed }));
+    }
+    if (failed.length) {
+      const made = results.filter((r) => r.backup).map((r) => r.half);
+      log.error(`backup-full: ${failed.join(' and ')} backup failed${made.length ? `; the ${made.join(' and ')} backup was made` : ''}`);
+      return EXIT.failed;
+    }
+  },
+);

@@ -1,0 +1,20 @@
+#!/usr/bin/env -S npx zx
+// What cron runs: lock, ping, full backup, verify, prune, log, ping. See crontab.example.
+import { runCli } from '../lib/cli.ts';
+import { setConsoleEcho } from '../lib/log.ts';
+import { runScheduled } from '../lib/scheduled.ts';
+
+await runCli(
+  {
+    name: 'scheduled-backup',
+    summary:
+      'The unattended run: takes a lock, pings Healthchecks.io, backs up database and media as one set, ' +
+      'verifies the new files, prunes (only after success), appends to $BACKUP_DIR/backup.log.',
+    usage: '[--env <name>] [--config <path>] [--quiet]\n\n  --quiet           write to backup.log only, not to stderr (for cron)',
+    booleans: ['quiet'],
+  },
+  async ({ settings, flags, now }) => {
+    if (flags.quiet) setConsoleEcho(false);
+    return runScheduled(settings, now);
+  },
+);
