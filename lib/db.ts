@@ -7,7 +7,7 @@ import type { Settings } from './config.ts';
 import { compressArgv, decompressArgv } from './codec.ts';
 import { composeExec } from './compose.ts';
 import { DumpInspector, FOOTER, type DumpInfo } from './dump-inspector.ts';
-import { FailedError } from './errors.ts';
+import { errorMessage, FailedError } from './errors.ts';
 import { log } from './log.ts';
 import { parseToolMajor, pgArgv, pgDumpVersionArgv, quoteIdent, quoteLiteral, serverMajor, type PgConnection } from './pg.ts';
 import { runPipeline } from './pipeline.ts';
@@ -239,14 +239,6 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   const existing = await q(
     `SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype FROM pg_database WHERE datname = ${quoteLiteral(live)}`,
   );
-  let safetyCopy: string | null = null;
-  if (existing) {
-    log.info(`taking a safety copy of database "${live}"`);
-    const copy = await backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live });
-    safetyCopy = copy.path;
-    log.info(`safety copy: ${copy.path}`);
-  }
-
   const scratch = helperDbName(live, 'restoring');
   const [owner, encoding, collate, ctype] = existing.split('|');
   await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
@@ -256,16 +248,27 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   );
   const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
 
-  log.info(`loading ${opts.file} into scratch database "${scratch}"`);
+  // The safety copy of the live database and the load into the scratch one do not depend on
+  // each other: run them side by side. Both must succeed before anything live changes.
+  log.info(`loading ${opts.file} into scratch database "${scratch}"${existing ? `, and taking a safety copy of "${live}"` : ''}`);
+  const [copy, loaded] = await Promise.allSettled([
+    existing ? backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live }) : Promise.resolve(null),
+    loadDump(conn, opts.file, opts.codec, scratch),
+  ]);
   let info: DumpInfo;
   try {
-    const loaded = await loadDump(conn, opts.file, opts.codec, scratch);
-    info = loaded.info;
-    if (loaded.failure) throw new FailedError(`restore failed, database "${live}" is unchanged: ${loaded.failure}`);
+    if (loaded.status === 'rejected') throw loaded.reason;
+    info = loaded.value.info;
+    if (loaded.value.failure) throw new FailedError(`restore failed, database "${live}" is unchanged: ${loaded.value.failure}`);
+    if (copy.status === 'rejected') {
+      throw new FailedError(`restore stopped, database "${live}" is unchanged: the safety copy failed: ${errorMessage(copy.reason)}`);
+    }
   } catch (err) {
     await dropScratch();
     throw err;
   }
+  const safetyCopy = copy.value?.path ?? null;
+  if (safetyCopy) log.info(`safety copy: ${safetyCopy}`);
 
   // The swap: no new sessions, end the app's sessions, then both renames in one transaction.
   try {

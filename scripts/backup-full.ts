@@ -7,6 +7,7 @@ import { backupSet, type HalfResult } from '../lib/full.ts';
 import { EXIT } from '../lib/errors.ts';
 import { log, result } from '../lib/log.ts';
 import { humanBytes, humanDuration } from '../lib/catalog.ts';
+import { gate } from '../lib/sanity.ts';
 
 await runCli(
   {
@@ -37,6 +38,11 @@ await runCli(
       };
       result(JSON.stringify({ database: brief('database'), media: brief('media'), failed }));
     }
+    // The sanity gate looks at what was made even when the other half failed.
+    await gate(settings, results.flatMap((r) => (r.backup ? [r.backup] : []))).catch((err: Error) => {
+      if (!failed.length) throw err;
+      log.error(err.message);
+    });
     if (failed.length) {
       const made = results.filter((r) => r.backup).map((r) => r.half);
       log.error(`backup-full: ${failed.join(' and ')} backup failed${made.length ? `; the ${made.join(' and ')} backup was made` : ''}`);

@@ -5,6 +5,7 @@ import { backupMedia, plural } from '../lib/media.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
 import { humanBytes, humanDuration } from '../lib/catalog.ts';
+import { gate } from '../lib/sanity.ts';
 
 await runCli(
   {
@@ -22,5 +23,6 @@ await runCli(
         ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs, files: b.files, directories: b.directories, bytes: b.bytes, warnings: b.warnings })
         : b.path,
     );
+    await gate(settings, b);
   },
 );

@@ -9,7 +9,7 @@ import { restoreDatabase } from '../lib/db.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
 import { totalRows } from '../lib/dump-inspector.ts';
-import { requireIntact } from '../lib/verify.ts';
+import { requireManifestMatch } from '../lib/verify.ts';
 
 await runCli(
   {
@@ -20,8 +20,9 @@ await runCli(
   },
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'database');
-    // A damaged or altered file is refused before the question and before the safety copy.
-    await requireIntact(file.path);
+    // A file altered since it was written is refused before the question and the safety copy;
+    // its content (decompression, SQL, footer) is checked by the load into the scratch database.
+    await requireManifestMatch(file.path);
     const conn = openConnection(settings.database);
     try {
       const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');
