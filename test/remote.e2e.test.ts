@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, ls, runScript, snapshotFiles, tempDir, type RunResult } from './helpers/cli.ts';
+import { ROOT, baseEnv, ls, runScript, snapshotFiles, tempDir, type RunResult } from './helpers/cli.ts';
 import { createDb, dumpText, seedRichDb, sql, type TempDb } from './helpers/pg.ts';
 import { projectCopy, type ProjectCopy } from './helpers/project-copy.ts';
 import { freePort, startSshd, type TestSshd } from './helpers/sshd.ts';
@@ -110,6 +110,7 @@ test('just production-list-backups lists the server\'s backups (flags pass throu
   const r = await new Promise<RunResult>((resolve, reject) => {
     const child = spawn(path.join(ROOT, 'node_modules/.bin/just'), ['--justfile', path.join(ROOT, 'justfile'), '--set', 'compose_backup', laptop.dir, 'production-list-backups', '--json'], {
       cwd: tempDir(),
+      env: baseEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
