@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { tempName } from './naming.ts';
+import { processAlive } from './pid.ts';
 
 /** Create a folder of the backup tree as 0700 whatever the umask; existing folders keep their mode. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
@@ -154,15 +155,6 @@ export function tempOwner(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Remove temporary files whose run is gone (killed with SIGKILL, power loss). Returns their names. */
 export async function sweepStaleTemps(dir: string): Promise<string[]> {
   let names: string[];
@@ -174,7 +166,7 @@ export async function sweepStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const pid = tempOwner(name);
-    if (pid !== null && pid !== process.pid && !alive(pid)) {
+    if (pid !== null && pid !== process.pid && !processAlive(pid)) {
       await fsp.rm(path.join(dir, name), { force: true });
       removed.push(name);
     }

@@ -20,6 +20,7 @@ import type { BackupKind } from './naming.ts';
 import { quoteIdent, quoteLiteral, type PgConnection } from './pg.ts';
 import { runPipeline } from './pipeline.ts';
 import { describeDifferences, listArchive, selectForVerify } from './verify.ts';
+import { processAlive } from './pid.ts';
 
 export interface DrillPart {
   kind: BackupKind;
@@ -89,15 +90,6 @@ export function staleDrillDatabases(names: string[], live: string, alive: (pid: 
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPart> {
   const part: DrillPart = { kind: 'database', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
   const manifest = await manifestOrNull(b.path);
@@ -108,7 +100,7 @@ async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPa
     const live = await targetDatabaseName(conn);
     // A drill killed by a signal could not drop its database; the next one does.
     const existing = (await q(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_drill\\_%'`)).split('\n').filter(Boolean);
-    for (const stale of staleDrillDatabases(existing, live, pidAlive)) {
+    for (const stale of staleDrillDatabases(existing, live, processAlive)) {
       log.info(`drill: dropping "${stale}", left behind by an interrupted drill`);
       await q(`DROP DATABASE IF EXISTS ${quoteIdent(stale)} WITH (FORCE)`);
     }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LockedError } from './errors.ts';
+import { processAlive } from './pid.ts';
 
 export interface LockHandle {
   path: string;
@@ -134,7 +135,7 @@ async function inspect(file: string): Promise<Seen> {
       message: `the lock ${file} is held by pid ${pid} on host ${host}, started ${started}; this host cannot check that process: delete the file if that run is gone`,
     };
   }
-  if (!isAlive(pid)) return { state: 'stale', id, reason: `process ${pid} is gone` };
+  if (!processAlive(pid)) return { state: 'stale', id, reason: `process ${pid} is gone` };
   return {
     state: 'held',
     message: `another run holds the lock ${file} (pid ${pid}, started ${started}); nothing was touched. If no backup is running, delete that file`,
@@ -152,16 +153,6 @@ function parse(content: string): Holder | null {
 
 function isPid(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 function sameFile(a: FileId, b: FileId): boolean {
@@ -191,7 +182,7 @@ async function clearDeadGate(gate: string): Promise<void> {
   const found = await readId(gate);
   if (!found) return;
   const holder = parse(found.content);
-  const dead = holder && isPid(holder.pid) ? holder.host === os.hostname() && !isAlive(holder.pid) : Date.now() - found.mtimeMs > UNREADABLE_GRACE_MS;
+  const dead = holder && isPid(holder.pid) ? holder.host === os.hostname() && !processAlive(holder.pid) : Date.now() - found.mtimeMs > UNREADABLE_GRACE_MS;
   if (!dead) return;
   // Move it aside first, then check what was moved: if a live run replaced the dead gate meanwhile,
   // put its gate back instead of deleting it.
