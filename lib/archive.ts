@@ -271,19 +271,33 @@ export function readPosition(fd: number, total = Infinity): number {
 }
 
 /** Reads the whole archive and judges every entry; never holds the listing in memory. */
-export async function checkArchive(file: string, codec: Codec, opts: { progressLabel?: string } = {}): Promise<ArchiveCheck> {
+export async function checkArchive(
+  file: string,
+  codec: Codec,
+  opts: { progressLabel?: string; onLine?: (line: string) => void } = {},
+): Promise<ArchiveCheck> {
   const scanner = new ListingScanner();
+  // tar's first complaint says what is wrong ("Skipping to next header"); its last only that it failed.
+  let tarSaid: string | null = null;
+  const stages = listingStages(codec).map((s) =>
+    s.name === 'tar' ? { ...s, onStderrLine: (l: string) => void (tarSaid ??= /^tar: (?!Exiting with failure)/.test(l) ? l : null) } : s,
+  );
   const fd = fs.openSync(file, 'r');
   const progress = opts.progressLabel ? startProgress(opts.progressLabel, () => readPosition(fd)) : null;
   try {
     const result = await runPipeline({
-      stages: listingStages(codec),
+      stages,
       stdin: fd,
-      stdout: lineSink((l) => scanner.line(l)),
+      stdout: lineSink((l) => {
+        scanner.line(l);
+        opts.onLine?.(l);
+      }),
     });
+    const failure =
+      result.failure && tarSaid && result.failure.startsWith('tar failed') ? result.failure.replace(/\): .*$/, `): ${tarSaid}`) : result.failure;
     return {
       ok: result.ok && scanner.unsafe === null,
-      failure: result.failure,
+      failure,
       unsafe: scanner.unsafe,
       entries: scanner.entries,
       files: scanner.files,

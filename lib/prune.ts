@@ -3,17 +3,14 @@
 // that would remove every backup of a group is refused, and nothing is removed unless the newest
 // backup of each group being pruned reads back complete. Planning and formatting are pure; listing,
 // checking and removing are the effects, in runPrune, which the scheduled run calls directly.
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { Writable } from 'node:stream';
 import { checkArchive } from './archive.ts';
 import { humanAge, humanBytes, listAll, type BackupFile } from './catalog.ts';
 import type { Policy, Settings } from './config.ts';
-import { decompressArgv } from './codec.ts';
-import { DumpScanner, FOOTER } from './dump-inspector.ts';
+import { FOOTER } from './dump-inspector.ts';
+import { scanDump } from './verify.ts';
 import { FailedError } from './errors.ts';
 import { setKey, type BackupKind, type BackupRole } from './naming.ts';
-import { runPipeline } from './pipeline.ts';
 import { applyPolicy, describePolicy, newestFirstOrder, type TieBreak } from './retention.ts';
 
 export type PolicyName = 'database' | 'media' | 'snapshots';
@@ -144,24 +141,9 @@ export interface NewestCheck {
  */
 export async function checkComplete(file: Pick<BackupFile, 'path' | 'kind' | 'codec'>): Promise<string | null> {
   if (file.kind === 'media') return (await checkArchive(file.path, file.codec)).failure;
-  const scanner = new DumpScanner();
-  const fd = fs.openSync(file.path, 'r');
-  try {
-    const res = await runPipeline({
-      stages: [{ name: `${file.codec} -d`, argv: decompressArgv(file.codec) }],
-      stdin: fd,
-      stdout: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          scanner.push(chunk);
-          done();
-        },
-      }),
-    });
-    if (!res.ok) return res.failure;
-    return scanner.finish().complete ? null : `it ends without "${FOOTER}" (cut short)`;
-  } finally {
-    fs.closeSync(fd);
-  }
+  const pass = await scanDump(file.path, file.codec, undefined, `${file.codec} -d`);
+  if (pass.failure) return pass.failure;
+  return pass.info.complete ? null : `it ends without "${FOOTER}" (cut short)`;
 }
 
 export interface PruneOutcome {

@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { lineSink, listingStages, ListingScanner, readPosition, type ArchiveCheck } from './archive.ts';
+import { checkArchive, readPosition, type ArchiveCheck } from './archive.ts';
 import { MANIFEST_SUFFIX, type BackupFile } from './catalog.ts';
 import { decompressArgv } from './codec.ts';
 import { parseDumpHeader, type DumpHeader } from './db.ts';
@@ -151,40 +151,9 @@ export function judgeArchive(listing: ArchiveListing, codec: string, manifest: M
  * the counts as the manifest has them (CreateLog, which counted the same lines from tar -cvv).
  */
 export async function listArchive(file: string, codec: BackupFile['codec'], progressLabel?: string): Promise<ArchiveListing> {
-  const safety = new ListingScanner();
   const counts = new CreateLog();
-  // tar's first complaint says what is wrong ("Skipping to next header"); its last only that it failed.
-  let tarSaid: string | null = null;
-  const stages = listingStages(codec).map((s) =>
-    s.name === 'tar' ? { ...s, onStderrLine: (l: string) => void (tarSaid ??= /^tar: (?!Exiting with failure)/.test(l) ? l : null) } : s,
-  );
-  const fd = fs.openSync(file, 'r');
-  const progress = progressLabel ? startProgress(progressLabel, () => readPosition(fd)) : null;
-  try {
-    const res = await runPipeline({
-      stages,
-      stdin: fd,
-      stdout: lineSink((l) => {
-        safety.line(l);
-        counts.line(l);
-      }),
-    });
-    return {
-      check: {
-        ok: res.ok && safety.unsafe === null,
-        failure: res.failure && tarSaid && res.failure.startsWith('tar failed') ? res.failure.replace(/\): .*$/, `): ${tarSaid}`) : res.failure,
-        unsafe: safety.unsafe,
-        entries: safety.entries,
-        files: safety.files,
-        directories: safety.directories,
-        bytes: safety.bytes,
-      },
-      counts: { files: counts.files, directories: counts.directories, bytes: counts.bytes },
-    };
-  } finally {
-    progress?.stop();
-    fs.closeSync(fd);
-  }
+  const check = await checkArchive(file, codec, { progressLabel, onLine: counts.line });
+  return { check, counts: { files: counts.files, directories: counts.directories, bytes: counts.bytes } };
 }
 
 /** Pure: the one line per backup that verify prints. */
@@ -220,7 +189,8 @@ interface DumpPass {
 }
 
 /** Decompress a whole dump, scanning it; only the first 16 KiB (the header) are kept. */
-async function scanDump(file: string, codec: BackupFile['codec'], progressLabel?: string): Promise<DumpPass> {
+/** Decompress a dump to its end through DumpScanner, keeping its first lines for the header. */
+export async function scanDump(file: string, codec: BackupFile['codec'], progressLabel?: string, stageName: string = codec): Promise<DumpPass> {
   const scanner = new DumpScanner();
   let head = '';
   const sink = new Writable({
@@ -233,7 +203,7 @@ async function scanDump(file: string, codec: BackupFile['codec'], progressLabel?
   const fd = fs.openSync(file, 'r');
   const progress = progressLabel ? startProgress(progressLabel, () => readPosition(fd)) : null;
   try {
-    const res = await runPipeline({ stdin: fd, stages: [{ name: codec, argv: decompressArgv(codec) }], stdout: sink });
+    const res = await runPipeline({ stdin: fd, stages: [{ name: stageName, argv: decompressArgv(codec) }], stdout: sink });
     return { failure: res.failure, info: scanner.finish(), header: parseDumpHeader(head) };
   } finally {
     progress?.stop();

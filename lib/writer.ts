@@ -12,7 +12,7 @@ import { startProgress } from './progress.ts';
 import { ensureRoomForBackup, type BackupRoomOptions, type DiskMargin } from './disk.ts';
 import { sha256File, writeManifest, type Manifest } from './manifest.ts';
 import { manifestPathFor } from './catalog.ts';
-import { formatStamp, kindDir, makeBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
+import { formatStamp, kindDir, makeBackupName, parseBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
 import type { Transform } from 'node:stream';
 
 export interface WriteSpec {
@@ -82,13 +82,13 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
       nameFor,
       spec.seq,
       async (name) => {
-        const seq = spec.seq; // the set key follows the name actually taken
         manifest = {
           version: 1,
           name,
           kind: spec.kind,
           role: spec.role,
-          set: setKey({ stamp: spec.stamp, seq: Number(/-(\d+)\./.exec(name)?.[1] ?? seq) }),
+          // The set key follows the name actually taken (publish may have moved to the next seq).
+          set: setKey(parseBackupName(name)!),
           environment: spec.environment,
           codec: spec.codec,
           size,
