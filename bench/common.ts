@@ -1,7 +1,7 @@
 // Shared by the benchmarks: timing of whole commands, peak memory, medians. Speed is reported
 // as ratios against baselines timed in the same run, alternating, because absolute timings on
 // a shared machine are noise.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,9 @@ export interface Timed {
  * processes), so nothing polls /proc while the command runs and steals CPU from it.
  */
 export function time(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<Timed> {
+  // Every contender starts with no dirty pages of the one before it still being written back:
+  // on this kind of VM a write-back in progress costs the next command seconds of system time.
+  execFileSync('sync');
   return new Promise((resolve, reject) => {
     const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}`);
     const started = process.hrtime.bigint();

@@ -9,13 +9,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arg, fmt, median, must, time } from './common.ts';
+import { parseSafetyDatabaseName } from '../lib/safety-name.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/db');
-const DB = 'cb_bench';
 const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
 const sizeMb = arg('size-mb', 500);
 const rounds = arg('rounds', 3);
+// One database per size, so runs at several sizes do not regenerate each other's.
+const DB = `cb_bench_${sizeMb}`;
 
 const psql = (db: string, sql: string) =>
   execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env: PG, encoding: 'utf8' }).trim();
@@ -68,10 +70,12 @@ async function main(): Promise<void> {
   fs.mkdirSync(OUT, { recursive: true });
   const dbBytes = Number(psql(DB, 'SELECT pg_database_size(current_database())'));
   const env = { ...PG, DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${DB}`, BACKUP_DIR: path.join(OUT, 'tree') };
-  const t = { tool: [] as number[], seed: [] as number[], hand: [] as number[], restore: [] as number[], handRestore: [] as number[], carefulRestore: [] as number[] };
+  const t = { floor: [] as number[], tool: [] as number[], seed: [] as number[], hand: [] as number[], restore: [] as number[], handRestore: [] as number[], carefulRestore: [] as number[] };
   let peak = 0;
   let last = '';
   for (let r = 0; r < rounds; r++) {
+    // The launcher's fixed cost: npx, node, the tsx loader, zx and the script's imports, no work.
+    t.floor.push(must(await time(['npx', 'zx', 'scripts/backup-db.ts', '--help'], env, ROOT), 'backup-db --help').ms);
     const tool = must(await time(['npx', 'zx', 'scripts/backup-db.ts'], env, ROOT), 'backup-db');
     t.tool.push(tool.ms);
     peak = Math.max(peak, tool.nodePeakMiB);
@@ -85,6 +89,11 @@ async function main(): Promise<void> {
     const restore = must(await time(['npx', 'zx', 'scripts/restore-db.ts', file, '--yes'], env, ROOT), 'restore-db');
     t.restore.push(restore.ms);
     peak = Math.max(peak, restore.nodePeakMiB);
+    // The database restore-db replaced is kept as its safety copy; over rounds those would fill the
+    // disk. Dropped here, untimed (prune's job in real use); only exact safety names of cb_bench.
+    for (const n of psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '${DB.replace(/_/g, '\\_')}\\_temp\\_before\\_restore\\_%'`).split('\n')) {
+      if (n && parseSafetyDatabaseName(n, DB)) psql('postgres', `DROP DATABASE "${n}" WITH (FORCE)`);
+    }
     psql('postgres', 'DROP DATABASE IF EXISTS cb_bench_hand');
     psql('postgres', 'CREATE DATABASE cb_bench_hand');
     t.handRestore.push(must(await time(['sh', '-c', `zstd -dcq ${file} | psql -X -q -o /dev/null -d cb_bench_hand`], PG), 'hand restore').ms);
@@ -109,6 +118,9 @@ async function main(): Promise<void> {
   console.log(`zstd -dc | psql      ${fmt(m.handRestore)}`);
   console.log(`dump live, then load ${fmt(m.carefulRestore)}   restore-db / that: ${(m.restore / m.carefulRestore).toFixed(2)}x   (restore-db also keeps a safety copy first)`);
   console.log(`node peak RSS        ${peak.toFixed(0)} MiB   (target <= 160 MiB)`);
+  // For information: the same ratios without the launcher's fixed cost (what grows with the data).
+  console.log(`start-up floor       ${fmt(m.floor)}   (npx zx scripts/backup-db.ts --help)`);
+  console.log(`without the floor    backup-db / hand: ${((m.tool - m.floor) / m.hand).toFixed(2)}x   restore-db / hand: ${((m.restore - m.floor) / m.handRestore).toFixed(2)}x`);
 }
 
 await main();

@@ -31,6 +31,9 @@ export const PolicySchema = z
   .strict();
 export type Policy = z.infer<typeof PolicySchema>;
 
+export const DATABASE_SAFETY_COPIES = ['keep', 'dump'] as const;
+export type DatabaseSafetyCopy = (typeof DATABASE_SAFETY_COPIES)[number];
+
 const exclude = z.array(z.string().min(1)).optional();
 const weekday = z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
 
@@ -105,6 +108,16 @@ const EnvironmentSchema = z
       })
       .strict()
       .optional(),
+    restore: z
+      .object({
+        /**
+         * What restore-db keeps of the database it replaces: `keep` renames it aside as a safety
+         * database (instant); `dump` writes a safety file with pg_dump first, then drops it.
+         */
+        databaseSafetyCopy: z.enum(DATABASE_SAFETY_COPIES).optional(),
+      })
+      .strict()
+      .optional(),
     log: z.object({ maxBytes: count.optional() }).strict().optional(),
     /** node_exporter textfile written by the scheduled run. */
     prometheusTextfile: z.string().min(1).optional(),
@@ -164,6 +177,7 @@ export interface Settings {
     budgetSeconds: number;
   };
   verify: { minSizeRatio: number; onShrink: 'fail' | 'warn'; drill: string };
+  restore: { databaseSafetyCopy: DatabaseSafetyCopy };
   log: { maxBytes: number };
   prometheusTextfile: string | null;
   diskMargin: { ratio: number; bytes: number };
@@ -326,6 +340,7 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
       onShrink: raw.verify?.onShrink ?? 'fail',
       drill: raw.verify?.drill ?? 'never',
     },
+    restore: { databaseSafetyCopy: raw.restore?.databaseSafetyCopy ?? 'keep' },
     log: { maxBytes: raw.log?.maxBytes ?? 5 * 1024 * 1024 },
     prometheusTextfile: raw.prometheusTextfile ? fromFile(raw.prometheusTextfile) : null,
     diskMargin: { ratio: raw.diskMargin?.ratio ?? 0.1, bytes: raw.diskMargin?.bytes ?? 64 * 1024 * 1024 },

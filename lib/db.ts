@@ -1,5 +1,6 @@
 // The database half: dump into a new backup, and restore without ever leaving the live
-// database half-restored (load into a scratch database, then swap names in one transaction).
+// database half-restored (load into a scratch database, then swap names in one transaction;
+// the replaced database is kept aside as the safety copy, or dumped to a file and dropped).
 import fs from 'node:fs';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
@@ -14,6 +15,8 @@ import { runPipeline } from './pipeline.ts';
 import { capture, firstError } from './run.ts';
 import { writeBackup, type WrittenBackup } from './writer.ts';
 import type { BackupRole } from './naming.ts';
+import type { Manifest } from './manifest.ts';
+import { infixDatabasesSql, nextSafetyDatabaseName, parseInfixRows } from './safety-name.ts';
 
 /** Run one SQL text with psql and return its unaligned, tuples-only output. */
 export async function psql(conn: PgConnection, sql: string, database?: string): Promise<string> {
@@ -167,6 +170,11 @@ export interface RestoreOptions {
   conn: PgConnection;
   file: string;
   codec: Settings['compression'];
+  /**
+   * The file's checksum against its manifest, already started: it resolves to the manifest (null
+   * when the file has none) or rejects when the file was altered. Awaited before the question.
+   */
+  checksum: Promise<Manifest | null>;
   /** Asked after the checks and before anything changes; throws to decline. */
   confirm: (database: string) => Promise<void>;
   stamp: string;
@@ -174,7 +182,10 @@ export interface RestoreOptions {
 
 export interface RestoreResult {
   database: string;
+  /** The safety file (`databaseSafetyCopy: dump`), or null. */
   safetyCopy: string | null;
+  /** The replaced database, kept under this name (`databaseSafetyCopy: keep`), or null. */
+  safetyDatabase: string | null;
   rows: Record<string, number>;
 }
 
@@ -195,16 +206,18 @@ export async function checkLoadable(conn: PgConnection, file: string, codec: Set
 export interface LoadResult {
   /** Why the load failed (a stage's error, or a dump cut short), else null. */
   failure: string | null;
-  /** What the dump held, scanned as it was loaded. */
-  info: DumpInfo;
+  /** What the dump held, scanned as it was loaded; null when not scanned. */
+  info: DumpInfo | null;
 }
 
 /**
  * Load a backup into an existing (empty) database in one transaction that stops at the first
  * error: either all of the dump is in, or nothing is. Shared by restore and the restore drill.
+ * `scan: false` keeps Node out of the data path, for a file whose checksum matched a manifest:
+ * its footer and rows were checked when it was written.
  */
-export async function loadDump(conn: PgConnection, file: string, codec: Settings['compression'], database: string): Promise<LoadResult> {
-  const inspector = new DumpInspector();
+export async function loadDump(conn: PgConnection, file: string, codec: Settings['compression'], database: string, opts: { scan?: boolean } = {}): Promise<LoadResult> {
+  const inspector = opts.scan === false ? null : new DumpInspector();
   const input = fs.openSync(file, 'r');
   try {
     const res = await runPipeline({
@@ -218,11 +231,11 @@ export async function loadDump(conn: PgConnection, file: string, codec: Settings
         },
       ],
       stdout: 'ignore',
-      tap: { after: 0, stream: inspector },
+      tap: inspector ? { after: 0, stream: inspector } : undefined,
     });
-    const info = inspector.scanner.finish();
+    const info = inspector?.scanner.finish() ?? null;
     if (!res.ok) return { failure: res.failure, info };
-    if (!info.complete) return { failure: `the dump ends without "${FOOTER}" (truncated?)`, info };
+    if (info && !info.complete) return { failure: `the dump ends without "${FOOTER}" (truncated?)`, info };
     return { failure: null, info };
   } finally {
     fs.closeSync(input);
@@ -231,7 +244,12 @@ export async function loadDump(conn: PgConnection, file: string, codec: Settings
 
 export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResult> {
   const { conn } = opts;
-  await checkLoadable(conn, opts.file, opts.codec);
+  const keep = opts.settings.restore.databaseSafetyCopy === 'keep';
+  // The checksum reads the whole file, the other checks only its start and the server: side by side.
+  const [sum, loadable] = await Promise.allSettled([opts.checksum, checkLoadable(conn, opts.file, opts.codec)]);
+  if (sum.status === 'rejected') throw sum.reason;
+  if (loadable.status === 'rejected') throw loadable.reason;
+  const manifest = sum.value;
   const live = await targetDatabaseName(conn);
   await opts.confirm(live);
 
@@ -248,14 +266,17 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   );
   const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
 
-  // The safety copy of the live database and the load into the scratch one do not depend on
-  // each other: run them side by side. Both must succeed before anything live changes.
-  log.info(`loading ${opts.file} into scratch database "${scratch}"${existing ? `, and taking a safety copy of "${live}"` : ''}`);
+  // With `dump`, the safety file of the live database and the load into the scratch one do not
+  // depend on each other: they run side by side. Both must succeed before anything live changes.
+  // With `keep` there is nothing to copy: the live database itself is renamed aside below.
+  const dumping = existing !== '' && !keep;
+  log.info(`loading ${opts.file} into scratch database "${scratch}"${dumping ? `, and taking a safety copy of "${live}"` : ''}`);
   const [copy, loaded] = await Promise.allSettled([
-    existing ? backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live }) : Promise.resolve(null),
-    loadDump(conn, opts.file, opts.codec, scratch),
+    dumping ? backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live }) : Promise.resolve(null),
+    // A file that matched its manifest had its footer and rows checked when it was written.
+    loadDump(conn, opts.file, opts.codec, scratch, { scan: !manifest?.database }),
   ]);
-  let info: DumpInfo;
+  let info: DumpInfo | null;
   try {
     if (loaded.status === 'rejected') throw loaded.reason;
     info = loaded.value.info;
@@ -271,20 +292,33 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   if (safetyCopy) log.info(`safety copy: ${safetyCopy}`);
 
   // The swap: no new sessions, end the app's sessions, then both renames in one transaction.
+  let safetyDatabase: string | null = null;
   try {
     if (existing) {
-      const replaced = helperDbName(live, 'replaced');
       await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
+      let aside: string;
       try {
         await endSessions(conn, live);
-        await q(`BEGIN; ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(replaced)}; ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)}; COMMIT;`);
+        // Chosen just before the swap; a name taken meanwhile fails the transaction, live unchanged.
+        aside = keep
+          ? nextSafetyDatabaseName(live, opts.stamp, parseInfixRows(await q(infixDatabasesSql())).map((r) => r.name))
+          : helperDbName(live, 'replaced');
+        await q(
+          `BEGIN; ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(aside)}; ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)};` +
+            // The kept database takes connections again (pg_dump, psql, an undo), under its new name only.
+            (keep ? ` ALTER DATABASE ${quoteIdent(aside)} WITH ALLOW_CONNECTIONS true;` : '') +
+            ' COMMIT;',
+        );
       } catch (err) {
         await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
         throw err;
       }
-      await q(`DROP DATABASE ${quoteIdent(replaced)} WITH (FORCE)`).catch((err: Error) =>
-        log.warn(`the replaced database "${replaced}" could not be dropped (${err.message}); drop it by hand`),
-      );
+      if (keep) safetyDatabase = aside;
+      else {
+        await q(`DROP DATABASE ${quoteIdent(aside)} WITH (FORCE)`).catch((err: Error) =>
+          log.warn(`the replaced database "${aside}" could not be dropped (${err.message}); drop it by hand`),
+        );
+      }
     } else {
       await q(`ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)}`);
     }
@@ -292,7 +326,7 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
     await dropScratch();
     throw new FailedError(`restore failed while swapping in the restored database; "${live}" is unchanged: ${(err as Error).message}`);
   }
-  return { database: live, safetyCopy, rows: info.rows };
+  return { database: live, safetyCopy, safetyDatabase, rows: manifest?.database?.rows ?? info?.rows ?? {} };
 }
 
 /** End every session on a database (the app's connection pool), waiting until they are gone. */

@@ -113,7 +113,7 @@ async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPa
     if (loaded.failure) {
       part.problems.push(`load failed: ${loaded.failure}`);
     } else {
-      const expected = manifest?.database?.rows ?? loaded.info.rows;
+      const expected = manifest?.database?.rows ?? loaded.info?.rows ?? {};
       const source = manifest?.database ? 'manifest' : 'dump';
       const tables = Object.keys(expected);
       const out = tables.length ? await q(rowCountSql(tables), scratch) : '{}';

@@ -19,6 +19,7 @@ export interface DumpInfo {
 const NL = 0x0a;
 const END_OF_COPY = Buffer.from('\\.\n');
 const MAX_LINE = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Incremental scanner; feed it chunks, then call finish(). Pure apart from its own state. */
 export class DumpScanner {
@@ -26,38 +27,58 @@ export class DumpScanner {
   private copyTable: string | null = null;
   private copyRows = 0;
   /** Start of an unfinished line carried to the next chunk (bounded: only metadata lines matter). */
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = EMPTY;
   private tail = '';
 
   push(chunk: Buffer): void {
     this.info.bytes += chunk.length;
     this.tail = (this.tail + chunk.toString('latin1', Math.max(0, chunk.length - 128))).slice(-128);
-    let buf = chunk;
-    if (this.carry.length) {
-      buf = Buffer.concat([this.carry, chunk]);
-      this.carry = Buffer.alloc(0);
-    }
     let pos = 0;
-    while (pos < buf.length) {
-      const nl = buf.indexOf(NL, pos);
+    if (this.carry.length) {
+      // Only the first line continues the carried start of a line: join just that line (bounded),
+      // never the whole chunk, so data is not copied once more on its way through.
+      const nl = chunk.indexOf(NL);
       if (nl < 0) {
-        // Keep an unfinished line only when it may matter; long data lines are just rows.
-        const rest = buf.subarray(pos);
-        this.carry = rest.length <= MAX_LINE || this.copyTable === null ? Buffer.from(rest.subarray(0, MAX_LINE)) : Buffer.from(rest.subarray(0, 3));
+        this.keepUnfinished(Buffer.concat([this.carry, chunk.subarray(0, this.keepLimit())]));
         return;
       }
-      if (this.copyTable !== null) {
-        if (nl - pos === 2 && buf[pos] === 0x5c && buf[pos + 1] === 0x2e) {
-          this.info.rows[this.copyTable] = (this.info.rows[this.copyTable] ?? 0) + this.copyRows;
-          this.copyTable = null;
-        } else {
-          this.copyRows++;
-        }
-      } else if (buf[pos] === 0x2d || buf[pos] === 0x43) {
-        // Only lines starting with "-" (comments) or "C" (COPY) carry what we record.
-        this.metadataLine(buf.toString('utf8', pos, Math.min(nl, pos + MAX_LINE)));
-      }
+      const line = Buffer.concat([this.carry, chunk.subarray(0, Math.min(nl, MAX_LINE))]);
+      this.carry = EMPTY;
+      this.line(line, 0, line.length);
       pos = nl + 1;
+    }
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(NL, pos);
+      if (nl < 0) {
+        this.keepUnfinished(chunk.subarray(pos));
+        return;
+      }
+      this.line(chunk, pos, nl);
+      pos = nl + 1;
+    }
+  }
+
+  /** How much of an unfinished line can matter: inside COPY only whether it is `\.`; else a metadata line. */
+  private keepLimit(): number {
+    return this.copyTable === null ? MAX_LINE : 3;
+  }
+
+  private keepUnfinished(rest: Buffer): void {
+    this.carry = Buffer.from(rest.subarray(0, this.keepLimit()));
+  }
+
+  /** One complete line, `buf[start, end)` without its newline. */
+  private line(buf: Buffer, start: number, end: number): void {
+    if (this.copyTable !== null) {
+      if (end - start === 2 && buf[start] === 0x5c && buf[start + 1] === 0x2e) {
+        this.info.rows[this.copyTable] = (this.info.rows[this.copyTable] ?? 0) + this.copyRows;
+        this.copyTable = null;
+      } else {
+        this.copyRows++;
+      }
+    } else if (buf[start] === 0x2d || buf[start] === 0x43) {
+      // Only lines starting with "-" (comments) or "C" (COPY) carry what we record.
+      this.metadataLine(buf.toString('utf8', start, Math.min(end, start + MAX_LINE)));
     }
   }
 

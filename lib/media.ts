@@ -58,7 +58,8 @@ export const EXTRACT_FLAGS = ['-p', '--numeric-owner'];
 /**
  * The in-place work, as one POSIX sh script for both modes. `$1` is the action, `$2` the media
  * folder, `$3` a token naming this run's work folders; the rest goes to tar.
- *   probe    prints "media-state: missing|empty|full" and any work folder left by an interrupted run
+ *   probe    prints "media-state: missing|empty|full" and any work folder left by an interrupted run,
+ *            then makes the media folder (if missing) and this run's staging folder
  *   unpack   reads a tar on stdin into the staging folder; on failure removes it
  *   commit   moves the current entries aside, the staged ones up, then deletes both work folders;
  *            if a move fails, puts everything back
@@ -83,16 +84,18 @@ move_all() {
 }
 case $action in
 probe)
-  [ -d "$media" ] || { echo "media-state: missing"; exit 0; }
-  state=empty
-  for f in "$media"/* "$media"/.[!.]* "$media"/..?*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    if ours "$f"; then echo "media-leftover: \${f##*/}"; else state=full; fi
-  done
+  state=missing
+  if [ -d "$media" ]; then
+    state=empty
+    for f in "$media"/* "$media"/.[!.]* "$media"/..?*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      if ours "$f"; then echo "media-leftover: \${f##*/}"; else state=full; fi
+    done
+  fi
+  mkdir -p -- "$media" && mkdir -- "$staging" || exit 1
   echo "media-state: $state" ;;
 unpack)
-  mkdir -p -- "$media" || exit 1
-  mkdir -- "$staging" || exit 1
+  [ -d "$staging" ] || { say "no staging folder $staging"; exit 1; }
   trap 'rm -rf -- "$staging"; exit 1' HUP INT TERM
   if tar -x -f - -C "$staging" "$@"; then exit 0; fi
   rm -rf -- "$staging"
@@ -266,7 +269,9 @@ export interface MediaRestoreOptions {
   /** Stamp and sequence number of the safety snapshot. */
   stamp: string;
   seq: number;
-  /** Asked before anything is read or changed; throws to decline. */
+  /** The file's checksum against its manifest, already started; rejects when it does not match. */
+  checksum: Promise<unknown>;
+  /** Asked once the archive passed its checks and before anything changes; throws to decline. */
   confirm: () => Promise<void>;
 }
 
@@ -278,38 +283,68 @@ export interface MediaRestoreResult {
 
 export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRestoreResult> {
   const target = opts.settings.media;
-  await opts.confirm();
 
+  // The checksum and the listing only read the archive, each with its own reader: side by side
+  // they take the time of the longer one. An altered file is named as such before its content.
   log.info(`checking ${opts.name}`);
-  const check = await checkArchive(opts.file, opts.codec, { progressLabel: 'checking the archive' });
+  const [sum, listed] = await Promise.allSettled([opts.checksum, checkArchive(opts.file, opts.codec, { progressLabel: 'checking the archive' })]);
+  if (sum.status === 'rejected') throw sum.reason;
+  if (listed.status === 'rejected') throw listed.reason;
+  const check = listed.value;
   if (check.unsafe) throw new FailedError(`refusing to restore ${opts.name}: ${check.unsafe}; nothing was changed`);
   if (check.failure) throw new FailedError(`${opts.name} is damaged or truncated (${check.failure}); nothing was changed`);
   // An empty archive would "restore" an empty media folder; a real one always lists "./".
   if (check.entries === 0) throw new FailedError(`${opts.name} holds no entries; nothing was changed`);
+  await opts.confirm();
 
   const token = `${opts.stamp}-${process.pid}`;
+  // The probe also makes the staging folder: it must exist before the safety snapshot starts
+  // reading the media folder, or tar would see the folder change under it.
   const probe = await probeMedia(target, token);
   for (const l of probe.leftovers) log.warn(`${target.path}/${l} was left by an interrupted restore; remove it once you have checked it`);
-  let safetySnapshot: string | null = null;
+  const discard = () => capture(scriptArgv(target, 'discard', token)).catch(() => undefined);
+
+  // The safety snapshot reads the current media, the unpack writes the staging folder (which the
+  // snapshot excludes): independent, so they run side by side. Both must succeed before the swap.
+  let snapshotting: Promise<WrittenBackup | null> = Promise.resolve(null);
   if (probe.state === 'full') {
-    log.info(`taking a safety snapshot of ${target.path}`);
-    const snap = await backupMedia({ settings: opts.settings, stamp: opts.stamp, seq: opts.seq, role: 'snapshot', via: 'run' });
-    safetySnapshot = snap.path;
-    log.info(`safety snapshot: ${snap.path}`);
+    log.info(`taking a safety snapshot of ${target.path}, and unpacking ${opts.name} (${plural(check.files, 'file')}) beside it`);
+    snapshotting = backupMedia({ settings: opts.settings, stamp: opts.stamp, seq: opts.seq, role: 'snapshot', via: 'run' });
   } else {
     log.info(probe.state === 'missing' ? `media folder ${target.path} does not exist; it will be created` : `media folder ${target.path} is empty; no safety snapshot needed`);
+    log.info(`unpacking ${opts.name} (${plural(check.files, 'file')})`);
+  }
+  const [snap, unpacked] = await Promise.allSettled([snapshotting, unpack(target, opts.file, opts.codec, token)]);
+  const safetySnapshot = snap.status === 'fulfilled' ? (snap.value?.path ?? null) : null;
+  if (safetySnapshot) log.info(`safety snapshot: ${safetySnapshot}`);
+  if (unpacked.status === 'rejected' || !unpacked.value.ok) {
+    await discard();
+    const why = unpacked.status === 'rejected' ? errorMessage(unpacked.reason) : unpacked.value.failure;
+    throw new FailedError(`restore failed, the media folder is unchanged: ${why}`);
+  }
+  if (snap.status === 'rejected') {
+    await discard();
+    throw new FailedError(`restore stopped, the media folder is unchanged: the safety snapshot failed: ${errorMessage(snap.reason)}`);
   }
 
-  log.info(`unpacking ${opts.name} (${plural(check.files, 'file')}) beside the current media`);
-  const input = fs.openSync(opts.file, 'r');
+  const swapped = await capture(scriptArgv(target, 'commit', token));
+  if (swapped.code !== 0) {
+    await discard();
+    throw new FailedError(`restore failed while swapping in the restored media: ${firstError(swapped.stderr) || `exit ${swapped.code}`}`);
+  }
+  return { mediaPath: target.path, safetySnapshot, check };
+}
+
+/** Decompress here and unpack into the staging folder where the media folder is. */
+async function unpack(target: MediaTarget, file: string, codec: Codec, token: string) {
+  const input = fs.openSync(file, 'r');
   const total = fs.fstatSync(input).size;
   const progress = startProgress('unpacking', () => readPosition(input, total));
-  let unpacked;
   try {
-    unpacked = await runPipeline({
+    return await runPipeline({
       stdin: input,
       stages: [
-        { name: `${opts.codec} -d`, argv: decompressArgv(opts.codec) },
+        { name: `${codec} -d`, argv: decompressArgv(codec) },
         { name: 'unpack', argv: scriptArgv(target, 'unpack', token, EXTRACT_FLAGS) },
       ],
       stdout: 'ignore',
@@ -318,17 +353,6 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
     progress.stop();
     fs.closeSync(input);
   }
-  if (!unpacked.ok) {
-    await capture(scriptArgv(target, 'discard', token)).catch(() => undefined);
-    throw new FailedError(`restore failed, the media folder is unchanged: ${unpacked.failure}`);
-  }
-
-  const swapped = await capture(scriptArgv(target, 'commit', token));
-  if (swapped.code !== 0) {
-    await capture(scriptArgv(target, 'discard', token)).catch(() => undefined);
-    throw new FailedError(`restore failed while swapping in the restored media: ${firstError(swapped.stderr) || `exit ${swapped.code}`}`);
-  }
-  return { mediaPath: target.path, safetySnapshot, check };
 }
 
 /** Pure: "1 file", "2 files". */

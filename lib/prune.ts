@@ -1,17 +1,24 @@
 // Prune: the retention policies applied to the backup tree, with the command's safety rules on
 // top of the pure policy (lib/retention): the newest backup of a group is never removed, a plan
 // that would remove every backup of a group is refused, and nothing is removed unless the newest
-// backup of each group being pruned reads back complete. Planning and formatting are pure; listing,
-// checking and removing are the effects, in runPrune, which the scheduled run calls directly.
+// backup of each group being pruned reads back complete. The safety databases restore-db keeps
+// (lib/safety-name) follow the snapshots policy too, newest kept, asked of the server on the side:
+// an unreachable server leaves them for the next run and does not stop the files' prune.
+// Planning and formatting are pure; listing, checking, removing and dropping are the effects, in
+// runPrune, which the scheduled run calls directly.
 import fsp from 'node:fs/promises';
 import { checkArchive } from './archive.ts';
 import { humanAge, humanBytes, listAll, type BackupFile } from './catalog.ts';
 import type { Policy, Settings } from './config.ts';
 import { FOOTER } from './dump-inspector.ts';
 import { scanDump } from './verify.ts';
-import { FailedError } from './errors.ts';
+import { errorMessage, FailedError } from './errors.ts';
+import { log } from './log.ts';
 import { setKey, type BackupKind, type BackupRole } from './naming.ts';
+import type { PgConnection } from './pg.ts';
 import { applyPolicy, describePolicy, newestFirstOrder, type TieBreak } from './retention.ts';
+import { dropSafetyDatabase, lookUpSafetyDatabases } from './safety-db.ts';
+import type { SafetyDatabase } from './safety-name.ts';
 
 export type PolicyName = 'database' | 'media' | 'snapshots';
 export type Action = 'keep' | 'remove' | 'unmanaged';
@@ -127,6 +134,41 @@ export function groupsToPrune(plan: PrunePlan): PruneGroup[] {
   return plan.groups.filter((g) => g.policyName !== null && g.entries.some((e) => e.action === 'remove'));
 }
 
+export interface SafetyDbEntry {
+  db: SafetyDatabase;
+  action: 'keep' | 'remove';
+  reasons: string[];
+}
+
+export interface SafetyDbPlan {
+  /** The live database whose safety databases these are; null when the server did not answer. */
+  live: string | null;
+  /** Why the server could not be asked (printed once as a warning), else null. */
+  unavailable: string | null;
+  /** Newest first. */
+  entries: SafetyDbEntry[];
+  /** Names actually dropped; empty in a dry run or a refusal. */
+  dropped: string[];
+}
+
+const safetyBySeq: TieBreak<SafetyDatabase> = (a, b) => b.seq - a.seq;
+
+/**
+ * Pure: which safety databases the snapshots policy keeps, and why. The newest is always kept
+ * (it is the undo of the last restore); unlike files, a policy that keeps none of them is not a
+ * refusal: restores are rare, so old safety databases are the normal case, not a stopped backup.
+ */
+export function planSafetyDatabases(dbs: readonly SafetyDatabase[], policy: Policy, now: Date): SafetyDbEntry[] {
+  const sorted = [...dbs].sort(newestFirstOrder(safetyBySeq));
+  const { keep, remove } = applyPolicy(sorted, policy, now, safetyBySeq);
+  const reasonsOf = new Map([...keep, ...remove].map((d) => [d.item, d.reasons]));
+  return sorted.map((db, i) => {
+    const reasons = [...(reasonsOf.get(db) ?? [])];
+    if (i === 0) reasons.push(NEWEST_REASON);
+    return { db, action: reasons.length ? 'keep' : 'remove', reasons };
+  });
+}
+
 export interface NewestCheck {
   group: string;
   name: string;
@@ -155,6 +197,8 @@ export interface PruneOutcome {
   refusal: string | null;
   /** Paths removed (backups and their manifests), in order. */
   removed: string[];
+  /** The safety databases, or null when the settings name no database (in-process callers). */
+  databases: SafetyDbPlan | null;
 }
 
 /** Nothing was removed: the plan or the completeness check refused. Carries the outcome for display. */
@@ -179,20 +223,23 @@ export interface RunPruneOptions {
   dryRun?: boolean;
   /** Called with each path right after it is removed (the script prints it). */
   onRemoved?: (path: string) => void;
+  /** Called with each safety database's name right after it is dropped. */
+  onDropped?: (name: string) => void;
 }
 
 /**
- * List, plan, check and (unless dry-run) remove. Throws PruneRefusedError when the plan or a check
- * refuses (nothing removed); a dry run checks too, so it predicts the real run's outcome.
+ * List, plan, check and (unless dry-run) remove; then drop the safety databases the plan drops.
+ * Throws PruneRefusedError when the plan or a check refuses (nothing removed, nothing dropped); a
+ * dry run checks too, so it predicts the real run's outcome.
  */
 export async function runPrune(
-  settings: Pick<Settings, 'backupDir' | 'retention'>,
+  settings: Pick<Settings, 'backupDir' | 'retention'> & Partial<Pick<Settings, 'database'>>,
   now: Date,
   opts: RunPruneOptions = {},
 ): Promise<PruneOutcome> {
   const files = await listAll(settings.backupDir);
   const plan = planPrune(files, settings.retention, now);
-  const outcome: PruneOutcome = { dryRun: !!opts.dryRun, backupDir: settings.backupDir, plan, checks: [], refusal: null, removed: [] };
+  const outcome: PruneOutcome = { dryRun: !!opts.dryRun, backupDir: settings.backupDir, plan, checks: [], refusal: null, removed: [], databases: null };
   if (plan.refusals.length === 0) {
     for (const g of groupsToPrune(plan)) {
       const newest = g.entries[0]!.file;
@@ -200,25 +247,53 @@ export async function runPrune(
     }
   }
   outcome.refusal = refusalLine(plan, outcome.checks);
-  if (outcome.refusal) throw new PruneRefusedError(outcome);
-  if (opts.dryRun) return outcome;
 
-  for (const f of plan.remove) {
-    // The manifest first: an interruption then leaves a backup without its manifest, which the
-    // next prune removes, rather than a manifest whose backup is gone, which nothing would.
-    for (const p of [f.manifestPath, f.path]) {
-      if (!p) continue;
-      try {
-        await fsp.unlink(p);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new FailedError(`could not remove ${p}: ${(err as Error).message}; ${outcome.removed.length} files were removed before it`);
-      }
-      outcome.removed.push(p);
-      opts.onRemoved?.(p);
+  let conn: PgConnection | null = null;
+  if (settings.database) {
+    const found = await lookUpSafetyDatabases(settings.database);
+    if (found.ok) {
+      conn = found.conn;
+      outcome.databases = { live: found.live, unavailable: null, entries: planSafetyDatabases(found.databases, settings.retention.snapshots, now), dropped: [] };
+    } else {
+      outcome.databases = { live: null, unavailable: found.reason, entries: [], dropped: [] };
+      log.warn(`safety databases not pruned (files are): ${found.reason}`);
     }
   }
-  return outcome;
+  try {
+    if (outcome.refusal) throw new PruneRefusedError(outcome);
+    if (opts.dryRun) return outcome;
+
+    for (const f of plan.remove) {
+      // The manifest first: an interruption then leaves a backup without its manifest, which the
+      // next prune removes, rather than a manifest whose backup is gone, which nothing would.
+      for (const p of [f.manifestPath, f.path]) {
+        if (!p) continue;
+        try {
+          await fsp.unlink(p);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw new FailedError(`could not remove ${p}: ${(err as Error).message}; ${outcome.removed.length} files were removed before it`);
+        }
+        outcome.removed.push(p);
+        opts.onRemoved?.(p);
+      }
+    }
+    for (const e of outcome.databases?.entries ?? []) {
+      if (e.action !== 'remove' || !conn) continue;
+      try {
+        await dropSafetyDatabase(conn, e.db.name);
+      } catch (err) {
+        // Someone may be reading it (to copy data back): it stays until a later prune.
+        log.warn(`safety database "${e.db.name}" was not dropped (${errorMessage(err)}); the next prune tries again`);
+        continue;
+      }
+      outcome.databases!.dropped.push(e.db.name);
+      opts.onDropped?.(e.db.name);
+    }
+    return outcome;
+  } finally {
+    conn?.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,6 +321,23 @@ export interface PruneJson {
   /** Paths actually removed (backups and manifests); empty in a dry run or a refusal. */
   removed: string[];
   summary: { keep: number; remove: number; unmanaged: number; removeBytes: number };
+  /** The safety databases restore-db kept (snapshots policy); null when no database is configured. */
+  safetyDatabases: {
+    /** The live database they are safety copies of; null when the server did not answer. */
+    database: string | null;
+    /** Why they were not looked at (the server did not answer), else null. */
+    unavailable: string | null;
+    databases: { name: string; time: string; size: number | null; action: 'keep' | 'remove'; reasons: string[] }[];
+    /** Names the plan drops. */
+    drop: string[];
+    /** Names actually dropped; empty in a dry run or a refusal. */
+    dropped: string[];
+  } | null;
+}
+
+function dbCounts(outcome: PruneOutcome) {
+  const entries = outcome.databases?.entries ?? [];
+  return { keep: entries.filter((e) => e.action === 'keep').length, remove: entries.filter((e) => e.action === 'remove').length };
 }
 
 function counts(plan: PrunePlan) {
@@ -295,10 +387,23 @@ export function pruneJson(outcome: PruneOutcome, localEnv: string, retention: Re
     remove: plan.remove.map((f) => f.path),
     removed: outcome.removed,
     summary: counts(plan),
+    safetyDatabases: outcome.databases && {
+      database: outcome.databases.live,
+      unavailable: outcome.databases.unavailable,
+      databases: outcome.databases.entries.map((e) => ({
+        name: e.db.name,
+        time: e.db.time.toISOString(),
+        size: e.db.size,
+        action: e.action,
+        reasons: e.reasons,
+      })),
+      drop: outcome.databases.entries.filter((e) => e.action === 'remove').map((e) => e.db.name),
+      dropped: outcome.databases.dropped,
+    },
   };
 }
 
-function cell(e: PruneEntry | undefined): string {
+function cell(e: Pick<PruneEntry, 'action' | 'reasons'> | undefined): string {
   if (!e) return '-';
   return e.action === 'keep' ? `keep    ${e.reasons.join(', ')}` : e.action;
 }
@@ -320,10 +425,11 @@ export function formatPlan(outcome: PruneOutcome, localEnv: string, retention: R
     ...table([
       ['database backups', describePolicy(retention.database)],
       ['media backups', describePolicy(retention.media)],
-      ['safety snapshots', `${describePolicy(retention.snapshots)} (database and media each)`],
+      ['safety snapshots', `${describePolicy(retention.snapshots)} (database, media and safety databases, each apart)`],
     ]),
   );
-  if (plan.groups.length === 0) {
+  const safetyDbs = outcome.databases?.entries ?? [];
+  if (plan.groups.length === 0 && safetyDbs.length === 0) {
     out.push('', 'No backups here: nothing to prune.');
     return out.join('\n');
   }
@@ -356,6 +462,14 @@ export function formatPlan(outcome: PruneOutcome, localEnv: string, retention: R
     out.push('', 'Safety snapshots (taken before restores):', ...table(snapshots.map((e) => [e.file.name, cell(e)])));
   }
 
+  if (safetyDbs.length) {
+    out.push(
+      '',
+      `Safety databases of "${outcome.databases!.live}" (the databases restores replaced, kept on the server):`,
+      ...table(safetyDbs.map((e) => [e.db.name, cell(e)])),
+    );
+  }
+
   const others = plan.groups.filter((g) => g.policyName === null).flatMap((g) => g.entries);
   if (others.length) {
     out.push('', 'Other environments (downloaded copies):', ...table(others.map((e) => [e.file.name, UNMANAGED_REASON])));
@@ -369,12 +483,15 @@ export function formatPlan(outcome: PruneOutcome, localEnv: string, retention: R
   }
 
   const c = counts(plan);
+  const d = dbCounts(outcome);
   out.push('');
   if (outcome.refusal) out.push(outcome.refusal.replace(/^r/, 'R'));
-  else if (c.remove === 0) out.push(`Nothing to remove: all ${c.keep} backups are kept.`);
-  else {
-    const verb = outcome.dryRun ? 'Would remove' : 'Removed';
-    out.push(`${verb} ${c.remove} backups (${humanBytes(c.removeBytes)}) with their manifests and keep ${c.keep}.`);
+  else if (c.remove === 0 && d.remove === 0) {
+    out.push(`Nothing to remove: all ${c.keep} backups${d.keep ? ` and ${d.keep} safety databases` : ''} are kept.`);
+  } else {
+    if (c.remove) out.push(`${outcome.dryRun ? 'Would remove' : 'Removed'} ${c.remove} backups (${humanBytes(c.removeBytes)}) with their manifests and keep ${c.keep}.`);
+    if (d.remove && outcome.dryRun) out.push(`Would drop ${d.remove} safety databases and keep ${d.keep}.`);
+    else if (d.remove) out.push(`Dropped ${outcome.databases!.dropped.length} of ${d.remove} safety databases and kept ${d.keep}.`);
   }
   if (outcome.dryRun) out.push('Dry run: nothing was changed.');
   return out.join('\n');

@@ -254,7 +254,7 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
  * Before a restore: the file against its manifest, if it has one. The content itself is checked
  * by the restore's own pass (the scratch load, the archive listing) before anything live changes.
  */
-export async function requireManifestMatch(file: BackupFile | string): Promise<void> {
+export async function requireManifestMatch(file: BackupFile | string): Promise<Manifest | null> {
   const b = typeof file === 'string' ? await backupFileAt(file) : file;
   let manifest: Manifest | null;
   try {
@@ -262,9 +262,10 @@ export async function requireManifestMatch(file: BackupFile | string): Promise<v
   } catch {
     throw new FailedError(`refusing to restore ${b.name}, nothing was changed: its manifest is damaged`);
   }
-  if (!manifest) return;
+  if (!manifest) return null;
   const size = (await fsp.stat(b.path)).size;
   const sha256 = size === manifest.size ? await sha256File(b.path) : null;
   const { problems } = judgeManifest({ kind: b.kind, codec: b.codec, size, sha256 }, manifest);
   if (problems.length) throw new FailedError(`refusing to restore ${b.name}, nothing was changed: ${problems.join('; ')}`);
+  return manifest;
 }

@@ -2,7 +2,6 @@
 // checked, fsynced, given its manifest and only then its final name. Any failure on the way
 // removes the temporary file, so a final name always means a complete backup.
 import fs from 'node:fs';
-import { promisify } from 'node:util';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { openTemp, publish, ensurePrivateDir, sweepStaleTemps, freeSeq } from './atomic.ts';
@@ -10,7 +9,8 @@ import { FailedError } from './errors.ts';
 import { runPipeline, type Stage } from './pipeline.ts';
 import { startProgress } from './progress.ts';
 import { ensureRoomForBackup, type BackupRoomOptions, type DiskMargin } from './disk.ts';
-import { sha256File, writeManifest, type Manifest } from './manifest.ts';
+import { writeManifest, type Manifest } from './manifest.ts';
+import { followFile } from './follow.ts';
 import { manifestPathFor } from './catalog.ts';
 import { formatStamp, kindDir, makeBackupName, parseBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
 import type { Transform } from 'node:stream';
@@ -55,6 +55,11 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
     makeBackupName({ kind: spec.kind, role: spec.role, stamp: spec.stamp, seq, codec: spec.codec });
   const temp = await openTemp(dir, nameFor(spec.seq));
   const started = new Date();
+  // Hash and flush the file as it grows, so neither is a second pass after the write.
+  const follower = await followFile(temp.path, temp.fd).catch(async (err: Error) => {
+    await temp.discard();
+    throw new FailedError(`${spec.label} failed: ${err.message}`);
+  });
   const progress = startProgress(spec.label, () => {
     try {
       return fs.fstatSync(temp.fd).size;
@@ -71,9 +76,7 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
     progress.stop();
     if (!result.ok) throw new FailedError(`${spec.label} failed: ${result.failure}`);
     const extra = spec.check();
-    const size = fs.fstatSync(temp.fd).size;
-    // Reading the file back for its hash and flushing it to disk are independent: overlap them.
-    const [sha256] = await Promise.all([sha256File(temp.path), promisify(fs.fsync)(temp.fd)]);
+    const { sha256, size } = await follower.finish(true);
     const finished = new Date();
     let manifest: Manifest | null = null;
     const finalPath = await publish(
@@ -105,6 +108,7 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
     return { path: finalPath, name: path.basename(finalPath), size, durationMs: finished.getTime() - started.getTime(), manifest: manifest! };
   } catch (err) {
     progress.stop();
+    await follower.abandon();
     await temp.discard();
     if (err instanceof FailedError) throw err;
     const e = err as NodeJS.ErrnoException;

@@ -1,16 +1,19 @@
 #!/usr/bin/env -S npx zx
-// List the backups in the tree, newest first. Files the tool did not make are not shown.
+// List the backups in the tree, newest first. Files the tool did not make are not shown. The
+// safety databases restore-db kept are asked of the server on the side: if it does not answer,
+// one note, and the files are listed all the same.
 import { runCli } from '../lib/cli.ts';
 import { listAll } from '../lib/catalog.ts';
-import { formatListing, toListed } from '../lib/listing.ts';
-import { result } from '../lib/log.ts';
+import { formatListing, toListed, toListedDatabase, type SafetyDatabases } from '../lib/listing.ts';
+import { log, result } from '../lib/log.ts';
+import { lookUpSafetyDatabases } from '../lib/safety-db.ts';
 import { collectStats, formatStats } from '../lib/stats.ts';
 
 await runCli(
   {
     name: 'list-backups',
     summary:
-      'List database and media backups (and safety snapshots), newest first.\n' +
+      'List database and media backups (and safety snapshots, and the safety databases restores kept), newest first.\n' +
       '--stats shows per kind: count, total size, newest and oldest, last success, growth per week, durations and sizes over time.',
     usage: '[--stats] [--env <name>] [--config <path>] [--json]',
     booleans: ['stats'],
@@ -22,8 +25,15 @@ await runCli(
       result(flags.json ? JSON.stringify(stats, null, 2) : formatStats(stats, at, { sparkline: Boolean(process.stdout.isTTY) }));
       return;
     }
-    const backups = await listAll(settings.backupDir);
-    if (flags.json) result(JSON.stringify(backups.map((b) => toListed(b, at, settings.envName)), null, 2));
-    else result(formatListing(backups, at, settings.envName));
+    const [backups, found] = await Promise.all([listAll(settings.backupDir), lookUpSafetyDatabases(settings.database, { sizes: true })]);
+    let safety: SafetyDatabases | null = null;
+    if (found.ok) {
+      found.conn.close();
+      safety = { live: found.live, databases: found.databases };
+    } else log.info(`note: safety databases not listed (${found.reason})`);
+    if (flags.json) {
+      const listed = [...backups.map((b) => toListed(b, at, settings.envName)), ...(safety?.databases ?? []).map((d) => toListedDatabase(d, at, settings.envName))];
+      result(JSON.stringify(listed, null, 2));
+    } else result(formatListing(backups, at, settings.envName, safety));
   },
 );

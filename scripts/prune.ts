@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx zx
 // Apply the retention policies: remove the backups no policy term keeps, with their manifests,
-// and print each removed path. --dry-run shows every backup with keep/remove and why.
+// and print each removed path; drop the safety databases restore-db kept beyond the snapshots
+// policy, and print each name. --dry-run shows every backup with keep/remove and why.
 import { runCli } from '../lib/cli.ts';
 import { log, result } from '../lib/log.ts';
 import { humanBytes } from '../lib/catalog.ts';
@@ -10,8 +11,10 @@ await runCli(
   {
     name: 'prune',
     summary:
-      'Remove the backups the retention policies (config: retention.database, .media, .snapshots) do not keep.\n' +
-      'Only this environment\'s own backups are considered; the newest of each kind is always kept.',
+      'Remove the backups the retention policies (config: retention.database, .media, .snapshots) do not keep,\n' +
+      'and drop the safety databases restore-db kept that the snapshots policy does not keep.\n' +
+      'Only this environment\'s own backups and its live database\'s safety databases are considered;\n' +
+      'the newest of each kind is always kept.',
     usage: '[--dry-run] [--env <name>] [--config <path>] [--json]',
     booleans: ['dry-run'],
   },
@@ -25,16 +28,18 @@ await runCli(
     try {
       outcome = await runPrune(settings, now(), {
         dryRun,
-        // Paths go out as they are removed, so an interrupted run still says what it did.
+        // Paths and names go out as they are removed, so an interrupted run still says what it did.
         onRemoved: flags.json ? undefined : (p) => result(p),
+        onDropped: flags.json ? undefined : (name) => result(name),
       });
     } catch (err) {
       if (err instanceof PruneRefusedError) show(err.outcome);
       throw err;
     }
     show(outcome);
-    const { plan } = outcome;
-    if (!plan.groups.length) {
+    const { plan, databases } = outcome;
+    const dbEntries = databases?.entries ?? [];
+    if (!plan.groups.length && !dbEntries.length) {
       log.info(`no backups in ${settings.backupDir}: nothing to prune`);
       return;
     }
@@ -43,9 +48,17 @@ await runCli(
       const removed = g.entries.filter((e) => e.action === 'remove').length;
       log.info(`${groupLabel(g)}: ${g.entries.length - removed} kept, ${removed} ${dryRun ? 'to remove' : 'removed'}`);
     }
+    const drop = dbEntries.filter((e) => e.action === 'remove').length;
+    if (dbEntries.length) {
+      const done = dryRun ? `${drop} to drop` : `${databases!.dropped.length} dropped`;
+      log.info(`safety databases of "${databases!.live}": ${dbEntries.length - drop} kept, ${done}`);
+    }
     const bytes = plan.remove.reduce((n, f) => n + f.size, 0);
-    if (!plan.remove.length) log.success('nothing to remove');
-    else if (dryRun) log.success(`dry run: would remove ${plan.remove.length} backups (${humanBytes(bytes)}); nothing changed`);
-    else log.success(`removed ${plan.remove.length} backups (${humanBytes(bytes)})`);
+    const did = [
+      ...(plan.remove.length ? [`${dryRun ? 'would remove' : 'removed'} ${plan.remove.length} backups (${humanBytes(bytes)})`] : []),
+      ...(drop ? [dryRun ? `would drop ${drop} safety databases` : `dropped ${databases!.dropped.length} of ${drop} safety databases`] : []),
+    ].join(', ');
+    if (!did) log.success('nothing to remove');
+    else log.success(dryRun ? `dry run: ${did}; nothing changed` : did);
   },
 );

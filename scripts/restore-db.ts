@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx zx
 // Restore a database backup. The dump is loaded into a scratch database first; only when it
-// loaded completely does it replace the live one, after a safety copy of what it replaces.
+// loaded completely does it replace the live one, which is kept aside as a safety database
+// (or, with restore.databaseSafetyCopy: dump, copied to a safety file and dropped).
 import { runCli } from '../lib/cli.ts';
 import { resolveBackupArg } from '../lib/backup-arg.ts';
 import { confirm } from '../lib/confirm.ts';
@@ -22,7 +23,9 @@ await runCli(
     const file = resolveBackupArg(args[0], settings.backupDir, 'database');
     // A file altered since it was written is refused before the question and the safety copy;
     // its content (decompression, SQL, footer) is checked by the load into the scratch database.
-    await requireManifestMatch(file.path);
+    // Started now: it runs beside the other checks.
+    const checksum = requireManifestMatch(file.path);
+    checksum.catch(() => undefined); // awaited in restoreDatabase; a failure must not surface earlier
     const conn = openConnection(settings.database);
     try {
       const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');
@@ -32,6 +35,7 @@ await runCli(
         file: file.path,
         codec: file.parsed.codec,
         stamp,
+        checksum,
         confirm: (database) =>
           confirm({
             action: `This replaces database "${database}" (${settings.envName}) with ${file.parsed.name}`,
@@ -40,8 +44,15 @@ await runCli(
           }),
       });
       log.success(`database "${r.database}" restored from ${file.parsed.name} (${totalRows(r)} rows)`);
-      if (flags.json) result(JSON.stringify({ database: r.database, restoredFrom: file.path, safetyCopy: r.safetyCopy, rows: r.rows }));
-      else if (r.safetyCopy) result(r.safetyCopy);
+      if (r.safetyDatabase) {
+        log.info(
+          `the replaced data is kept in database "${r.safetyDatabase}" (pruned by the snapshots policy); ` +
+            `to undo, rename "${r.database}" aside and "${r.safetyDatabase}" to "${r.database}" (README: "Undoing a restore")`,
+        );
+      }
+      const { database, safetyCopy, safetyDatabase, rows } = r;
+      if (flags.json) result(JSON.stringify({ database, restoredFrom: file.path, safetyCopy, safetyDatabase, rows }));
+      else if (safetyCopy ?? safetyDatabase) result((safetyCopy ?? safetyDatabase)!);
     } finally {
       conn.close();
     }

@@ -20,8 +20,9 @@ await runCli(
   },
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'media');
-    // restoreMedia checks the archive's content and safety; the checksum is checked here.
-    await requireManifestMatch(file.path);
+    // Started now, awaited in restoreMedia beside the archive's listing.
+    const checksum = requireManifestMatch(file.path);
+    checksum.catch(() => undefined);
     const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['media'], 'snapshot');
     const r = await restoreMedia({
       settings,
@@ -30,6 +31,7 @@ await runCli(
       codec: file.parsed.codec,
       stamp,
       seq,
+      checksum,
       confirm: () =>
         confirm({
           action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`,

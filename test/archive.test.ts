@@ -230,14 +230,23 @@ function script(action: string, media: string, token: string, opts: { input?: Bu
 test('media script: probe, excluded work folders, unpack failure and swap rollback leave the media as it was', () => {
   const dir = tempDir('cbt-script-');
   const media = path.join(dir, 'media');
-  assert.equal(script('probe', media, 't').stdout, 'media-state: missing\n');
-  fs.mkdirSync(media);
-  assert.equal(script('probe', media, 't').stdout, 'media-state: empty\n');
+  // The probe reports, then makes the media folder if missing and the run's staging folder.
+  assert.equal(script('probe', media, 'p1').stdout, 'media-state: missing\n');
+  assert.deepEqual(fs.readdirSync(media), [`${STAGING_PREFIX}p1`]);
+  assert.equal(script('discard', media, 'p1').code, 0);
+  assert.equal(script('probe', media, 'p2').stdout, 'media-state: empty\n');
+  assert.equal(script('discard', media, 'p2').code, 0);
   fs.mkdirSync(path.join(media, `${STAGING_PREFIX}old-run`));
-  assert.equal(script('probe', media, 't').stdout, `media-leftover: ${STAGING_PREFIX}old-run\nmedia-state: empty\n`);
+  assert.equal(script('probe', media, 'p3').stdout, `media-leftover: ${STAGING_PREFIX}old-run\nmedia-state: empty\n`);
+  assert.equal(script('discard', media, 'p3').code, 0);
   makeAwkwardTree(media);
   fs.mkdirSync(path.join(media, `sub/${OLD_PREFIX}nested`), { recursive: true });
-  assert.match(script('probe', media, 't').stdout, /media-state: full\n$/);
+  assert.match(script('probe', media, 'p4').stdout, /media-state: full\n$/);
+  assert.equal(script('discard', media, 'p4').code, 0);
+  // Unpacking needs the staging folder the probe made.
+  const unprobed = script('unpack', media, 'p5', { input: Buffer.alloc(0), extra: EXTRACT_FLAGS });
+  assert.equal(unprobed.code, 1);
+  assert.match(unprobed.stderr, /no staging folder/);
 
   // Work folders at the top are never archived; the same names deeper down are user data.
   const listing = execFileSync('sh', ['-c', 'tar "$@" 2>&1 >/dev/null', 'sh', ...tarCreateArgv(media, []).slice(3)], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
@@ -250,6 +259,7 @@ test('media script: probe, excluded work folders, unpack failure and swap rollba
 
   // A tar that fails half-way: staging removed, media untouched.
   const cut = archive.subarray(0, Math.floor(archive.length * 0.6));
+  script('probe', media, 'cut');
   const failed = script('unpack', media, 'cut', { input: cut, extra: EXTRACT_FLAGS });
   assert.equal(failed.code, 1);
   assert.match(failed.stderr, /unpacking failed; the media folder is unchanged/);
@@ -258,6 +268,7 @@ test('media script: probe, excluded work folders, unpack failure and swap rollba
   // A swap whose second move of a staged entry fails: everything goes back.
   fs.writeFileSync(path.join(media, 'only-in-current.txt'), 'current');
   const current = describeTree(media);
+  script('probe', media, 'ok');
   assert.equal(script('unpack', media, 'ok', { input: archive, extra: EXTRACT_FLAGS }).code, 0);
   assert.ok(fs.existsSync(path.join(media, `${STAGING_PREFIX}ok`)));
   const state = path.join(dir, 'mv-state');
@@ -277,6 +288,7 @@ exec /bin/mv "$@"
   assert.deepEqual(fs.readdirSync(media).filter((n) => n.startsWith('.compose-backup-')), []);
 
   // The same swap without the fault: the archived tree, and no work folders left.
+  script('probe', media, 'ok2');
   assert.equal(script('unpack', media, 'ok2', { input: archive, extra: EXTRACT_FLAGS }).code, 0);
   assert.equal(script('commit', media, 'ok2').code, 0);
   assert.deepEqual(describeTree(media), before);

@@ -34,23 +34,45 @@ test('round trip: backup, change, restore, compare (schemas, sequences, view, en
   assert.equal(manifest.database.name, d.name);
 
   sql(d.name, `DELETE FROM shop.orders WHERE id > 10; DROP VIEW shop.paid; SELECT setval('public.counter', 1000); CREATE TABLE extra(x int);`);
-  assert.notEqual(dumpText(d.name), before);
-  const r = await runScript('restore-db', [path.basename(file), '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  const replaced = dumpText(d.name);
+  assert.notEqual(replaced, before);
+  const r = await runScript('restore-db', [path.basename(file), '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk, COMPOSE_BACKUP_NOW: '2026-11-28T02:00:00Z' } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(dumpText(d.name), before);
   assert.equal(sql(d.name, 'SELECT count(*) FROM pg_largeobject_metadata'), '1');
-  // The safety copy of what was replaced is a restorable backup of its own.
+  // The replaced database itself is the safety copy: renamed aside with exactly what it held, no file.
   const safety = r.stdout.trim();
-  assert.match(path.basename(safety), /^temp_before_restore_.*\.sql\.zst$/);
-  assert.deepEqual(databasesLike(d.name), [d.name], 'no scratch or replaced database left');
+  assert.equal(safety, `${d.name}_temp_before_restore_2026_11_28T02_00_00`);
+  assert.deepEqual(databasesLike(d.name), [d.name, safety], 'no scratch database left, the replaced one kept');
+  assert.equal(dumpText(safety), replaced);
+  assert.equal(sql(safety, 'SELECT count(*) FROM shop.orders'), '10');
+  assert.deepEqual(ls(pgdir(bk)).filter((n) => n.startsWith('temp_before_restore')), [], 'no safety file');
+  assert.match(r.stderr, new RegExp(`the replaced data is kept in database "${safety}".*to undo, rename`));
 
-  const list = await runScript('list-backups', ['--json'], { env: { BACKUP_DIR: bk } });
-  assert.equal(list.code, 0);
+  const list = await runScript('list-backups', ['--json'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(list.code, 0, list.stderr);
   const items = JSON.parse(list.stdout);
-  assert.deepEqual(items.map((i: { role: string; kind: string }) => `${i.kind}/${i.role}`).sort(), ['database/backup', 'database/snapshot']);
-  const text = await runScript('list-backups', [], { env: { BACKUP_DIR: bk } });
+  assert.deepEqual(items.map((i: { role: string; kind: string }) => `${i.kind}/${i.role}`), ['database/backup', 'database/safety-database']);
+  assert.deepEqual([items[1].name, items[1].path, items[1].set], [safety, null, '2026_11_28T02_00_00']);
+  assert.ok(items[1].size > 0, 'the server told its size');
+  const text = await runScript('list-backups', [], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /Database backups:\n {2}backup_.*\.sql\.zst +\d/);
-  assert.match(text.stdout, /Safety snapshots/);
+  assert.match(text.stdout, new RegExp(`Safety databases of "${d.name}" \\(replaced by restores, kept on the server\\):\\n {2}${safety} +\\d`));
+  assert.equal(text.stderr, '');
+
+  // The README's undo: the names swapped back in one transaction.
+  execFileSync('psql', ['-X', '-q', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1'], {
+    env: { ...process.env, ...PG_ENV },
+    input: `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${d.name}';
+BEGIN;
+ALTER DATABASE ${d.name} RENAME TO ${d.name}_unwanted;
+ALTER DATABASE "${safety}" RENAME TO ${d.name};
+COMMIT;
+`,
+  });
+  assert.equal(dumpText(d.name), replaced);
+  assert.equal(dumpText(`${d.name}_unwanted`), before);
 });
 
 test('gzip backups, and the seed\'s own pg_dump | gzip files, restore', async () => {
@@ -196,6 +218,59 @@ test('restore without --yes and no terminal: exit 3, nothing touched', async () 
   assert.equal(dumpText(d.name), before);
   assert.deepEqual(backups(bk).length, 1);
   assert.ok(!ls(pgdir(bk)).some((n) => n.startsWith('temp_before_restore')), 'no safety copy taken before confirmation');
+  assert.deepEqual(databasesLike(d.name), [d.name], 'no scratch or safety database either');
+});
+
+test('two restores in the same second keep two safety databases (_2), each with what it replaced', async () => {
+  const d = db();
+  const bk = tempDir();
+  const b = await runScript('backup-db', [], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(b.code, 0, b.stderr);
+  const backedUp = dumpText(d.name);
+  sql(d.name, 'DELETE FROM shop.orders WHERE id > 20');
+  const first = dumpText(d.name);
+  const env = { DATABASE_URL: d.url, BACKUP_DIR: bk, COMPOSE_BACKUP_NOW: '2026-11-28T02:00:00Z' };
+  const r1 = await runScript('restore-db', [b.stdout.trim(), '--yes', '--json'], { env });
+  assert.equal(r1.code, 0, r1.stderr);
+  sql(d.name, 'CREATE TABLE public.between_restores (x int)');
+  const second = dumpText(d.name);
+  const r2 = await runScript('restore-db', [b.stdout.trim(), '--yes', '--json'], { env });
+  assert.equal(r2.code, 0, r2.stderr);
+  const [o1, o2] = [JSON.parse(r1.stdout), JSON.parse(r2.stdout)];
+  const base = `${d.name}_temp_before_restore_2026_11_28T02_00_00`;
+  assert.deepEqual([o1.safetyDatabase, o1.safetyCopy, o2.safetyDatabase, o2.safetyCopy], [base, null, `${base}_2`, null]);
+  assert.deepEqual(databasesLike(d.name), [d.name, base, `${base}_2`]);
+  assert.equal(dumpText(base), first);
+  assert.equal(dumpText(`${base}_2`), second);
+  assert.equal(dumpText(d.name), backedUp);
+});
+
+test('restore.databaseSafetyCopy: dump takes a safety file, as before, and keeps no extra database', async () => {
+  const d = db();
+  const dir = tempDir();
+  const bk = path.join(dir, 'backups');
+  const cfg = writeConfig(dir, 'environments:\n  local:\n    backupDir: ./backups\n    restore: { databaseSafetyCopy: dump }\n');
+  const b = await runScript('backup-db', ['--config', cfg], { env: { DATABASE_URL: d.url } });
+  assert.equal(b.code, 0, b.stderr);
+  const backedUp = dumpText(d.name);
+  sql(d.name, 'DELETE FROM shop.orders WHERE id > 3');
+  const replaced = dumpText(d.name);
+  const r = await runScript('restore-db', [path.basename(b.stdout.trim()), '--yes', '--config', cfg], { env: { DATABASE_URL: d.url } });
+  assert.equal(r.code, 0, r.stderr);
+  const safety = r.stdout.trim();
+  assert.equal(path.dirname(safety), pgdir(bk));
+  assert.match(path.basename(safety), /^temp_before_restore_\d{4}_\d\d_\d\dT\d\d_\d\d_\d\d\.sql\.zst$/);
+  assert.ok(fs.existsSync(`${safety}.manifest.json`));
+  assert.equal(JSON.parse(fs.readFileSync(`${safety}.manifest.json`, 'utf8')).database.rows['shop.orders'], 3);
+  assert.deepEqual(databasesLike(d.name), [d.name], 'the replaced database was dropped');
+  assert.equal(dumpText(d.name), backedUp);
+  // The safety file is a backup like any other: restoring it brings back what was replaced.
+  const back = await runScript('restore-db', [path.basename(safety), '--yes', '--json', '--config', cfg], { env: { DATABASE_URL: d.url } });
+  assert.equal(back.code, 0, back.stderr);
+  const out = JSON.parse(back.stdout);
+  assert.equal(out.safetyDatabase, null);
+  assert.match(out.safetyCopy, /temp_before_restore_.*\.sql\.zst$/);
+  assert.equal(dumpText(d.name), replaced);
 });
 
 for (const [name, damage] of [
@@ -285,9 +360,30 @@ test('compose mode through the docker stand-in: exact argv with -T, backup and r
   }
   assert.ok(calls.some((c) => c.includes('pg_dump') && c.includes('sh')), 'pg_dump ran in the service');
   sql(d.name, 'TRUNCATE shop.orders');
-  const r = await runScript('restore-db', [b.stdout.trim(), '--yes', '--config', cfg], { env });
+  const truncated = dumpText(d.name);
+  fs.writeFileSync(logFile, '');
+  const r = await runScript('restore-db', [b.stdout.trim(), '--yes', '--config', cfg], { env: { ...env, COMPOSE_BACKUP_NOW: '2026-11-28T02:00:00Z' } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(dumpText(d.name), before);
+  const safety = r.stdout.trim();
+  assert.equal(safety, `${d.name}_temp_before_restore_2026_11_28T02_00_00`);
+  assert.equal(dumpText(safety), truncated);
+  const restoreCalls = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\x1f').slice(0, -1));
+  assert.ok(restoreCalls.every((c) => c[3] === 'exec' && c[4] === '-T' && c[5] === 'postgres'), 'every psql ran in the service');
+  assert.ok(restoreCalls.some((c) => c.some((a) => a.includes(`RENAME TO "${safety}"`))), 'the swap ran in the service');
+
+  // list-backups and prune reach the safety database through the service too.
+  const list = await runScript('list-backups', ['--json', '--config', cfg], { env });
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout).filter((i: { role: string }) => i.role === 'safety-database').map((i: { name: string }) => i.name), [safety]);
+  sql('postgres', `CREATE DATABASE "${d.name}_temp_before_restore_2026_01_01T00_00_00"`);
+  writeConfig(proj, `environments:\n  local:\n    backupDir: ${bk}\n    compose: { file: docker-compose.local.yml }\n    database: { mode: compose, service: postgres }\n    retention: { snapshots: { keepLast: 1 } }\n`);
+  fs.writeFileSync(logFile, '');
+  const pr = await runScript('prune', ['--config', cfg], { env: { ...env, COMPOSE_BACKUP_NOW: '2026-11-28T03:00:00Z' } });
+  assert.equal(pr.code, 0, pr.stderr);
+  assert.ok(pr.stdout.trim().split('\n').includes(`${d.name}_temp_before_restore_2026_01_01T00_00_00`), pr.stdout);
+  assert.deepEqual(databasesLike(d.name), [d.name, safety]);
+  assert.ok(fs.readFileSync(logFile, 'utf8').includes('DROP DATABASE'), 'the drop ran in the service');
 
   const wrong = writeConfig(proj, `environments:\n  local:\n    backupDir: ${bk}\n    compose: { file: docker-compose.local.yml }\n    database: { mode: compose, service: db }\n`);
   const w = await runScript('backup-db', ['--config', wrong], { env });

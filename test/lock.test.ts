@@ -8,6 +8,8 @@ import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { acquireLock } from '../lib/lock.ts';
 import { LockedError } from '../lib/errors.ts';
+import { processAlive, statState } from '../lib/pid.ts';
+import { readFileSync } from 'node:fs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -276,4 +278,20 @@ describe('separate processes', () => {
     assert.equal(await child.exited(), 0);
     await assert.rejects(fs.stat(file), { code: 'ENOENT' });
   });
+});
+
+test('processAlive: this process is alive; an exited one and a zombie (dead, not yet reaped) are gone', async () => {
+  assert.equal(processAlive(process.pid), true);
+  // The background sleep exits at once; its parent has become `sleep 3`, which never reaps it.
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d)))));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(statState(readFileSync(`/proc/${zombie}/stat`, 'utf8')), 'Z', 'the child is a zombie');
+  assert.equal(processAlive(zombie), false);
+  assert.equal(processAlive(parent.pid!), true);
+  parent.kill();
+  await new Promise((r) => parent.once('close', r));
+  assert.equal(processAlive(parent.pid!), false);
+  assert.equal(statState('123 (we) ird) S 1 2'), 'S');
+  assert.equal(statState('garbage'), null);
 });

@@ -203,7 +203,7 @@ test('refusalLine joins the plan\'s refusals and failed checks into one line', (
 // Formatting.
 
 function outcomeOf(plan: PrunePlan, over: Partial<PruneOutcome> = {}): PruneOutcome {
-  return { dryRun: true, backupDir: DIR, plan, checks: [], refusal: null, removed: [], ...over };
+  return { dryRun: true, backupDir: DIR, plan, checks: [], refusal: null, removed: [], databases: null, ...over };
 }
 
 test('formatPlan: database and media side by side per set, snapshots and other environments apart', () => {
@@ -221,7 +221,7 @@ test('formatPlan: database and media side by side per set, snapshots and other e
     'Retention for environment "local" in /bk (now 2026-12-31T12:00:00Z):',
     '  database backups   keep daily 2',
     '  media backups      keep last 1',
-    '  safety snapshots   keep last 3 (database and media each)',
+    '  safety snapshots   keep last 3 (database, media and safety databases, each apart)',
     '',
     'Backup sets, newest first (database | media):',
     '  set                     database                           media',

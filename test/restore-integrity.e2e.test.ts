@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createDb, dumpText, seedRichDb, sql, type TempDb } from './helpers/pg.ts';
+import { createDb, databasesLike, dumpText, seedRichDb, sql, type TempDb } from './helpers/pg.ts';
 import { runScript, tempDir, ls, snapshotFiles } from './helpers/cli.ts';
 
 const dbs: TempDb[] = [];
@@ -37,6 +37,7 @@ test('restore-db and restore-media refuse altered-but-valid backups; nothing cha
   assert.match(r.stderr, /refusing to restore backup_.*, nothing was changed: sha256 mismatch/);
   assert.equal(dumpText(d.name), before);
   assert.ok(!ls(path.join(bk, 'postgres')).some((n) => n.startsWith('temp_before_restore')), 'no safety copy either');
+  assert.deepEqual(databasesLike(d.name), [d.name], 'no scratch or safety database');
 
   // A different, valid archive under the media backup's name.
   const other = path.join(dir, 'other');

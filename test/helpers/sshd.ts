@@ -76,6 +76,10 @@ export async function startSshd(): Promise<TestSshd> {
         'X11Forwarding no',
         'AllowTcpForwarding no',
         'LogLevel VERBOSE',
+        // bash run by sshd sources ~/.bashrc when SHLVL says it is the first shell; this makes it
+        // the second, so the sessions do not depend on (or wait for) the machine user's shell setup
+        // (a `pyenv rehash` there blocks for a minute on a lock left by a killed session).
+        'SetEnv SHLVL=1',
         '',
       ].join('\n'),
     );
