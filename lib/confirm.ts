@@ -15,13 +15,20 @@ export interface ConfirmOptions {
   output?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
+/**
+ * Fail at once (exit 3) when the question could not be asked: no --yes and no terminal. Called
+ * before long checks, so a cron line that forgot --yes does not read a whole backup first.
+ */
+export function requireConfirmable(opts: Pick<ConfirmOptions, 'action' | 'yes' | 'input'>): void {
+  if (opts.yes || (opts.input ?? process.stdin).isTTY) return;
+  throw new DeclinedError(`${opts.action}: confirmation needed and no terminal is attached; add --yes to proceed`);
+}
+
 export async function confirm(opts: ConfirmOptions): Promise<void> {
   if (opts.yes) return;
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stderr;
-  if (!input.isTTY) {
-    throw new DeclinedError(`${opts.action}: confirmation needed and no terminal is attached; add --yes to proceed`);
-  }
+  requireConfirmable(opts);
   const rl = readline.createInterface({ input, output, terminal: true });
   try {
     const answer = await new Promise<string>((resolve) => {

@@ -4,7 +4,7 @@
 // (or, with restore.databaseSafetyCopy: dump, copied to a safety file and dropped).
 import { runCli } from '../lib/cli.ts';
 import { resolveBackupArg } from '../lib/backup-arg.ts';
-import { confirm } from '../lib/confirm.ts';
+import { confirm, requireConfirmable } from '../lib/confirm.ts';
 import { openConnection } from '../lib/pg.ts';
 import { restoreDatabase } from '../lib/db.ts';
 import { chooseSet } from '../lib/writer.ts';
@@ -21,6 +21,7 @@ await runCli(
   },
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'database');
+    requireConfirmable({ action: `Replacing the database (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
     // A file altered since it was written is refused before the question and the safety copy;
     // its content (decompression, SQL, footer) is checked by the load into the scratch database.
     // Started now: it runs beside the other checks.

@@ -5,7 +5,7 @@
 import { runCli } from '../lib/cli.ts';
 import { requireManifestMatch } from '../lib/verify.ts';
 import { resolveBackupArg } from '../lib/backup-arg.ts';
-import { confirm } from '../lib/confirm.ts';
+import { confirm, requireConfirmable } from '../lib/confirm.ts';
 import { plural, restoreMedia } from '../lib/media.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
@@ -20,6 +20,7 @@ await runCli(
   },
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'media');
+    requireConfirmable({ action: `Replacing the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
     // Started now, awaited in restoreMedia beside the archive's listing.
     const checksum = requireManifestMatch(file.path);
     checksum.catch(() => undefined);

@@ -219,6 +219,13 @@ test('restore without --yes and no terminal: exit 3, nothing touched', async () 
   assert.deepEqual(backups(bk).length, 1);
   assert.ok(!ls(pgdir(bk)).some((n) => n.startsWith('temp_before_restore')), 'no safety copy taken before confirmation');
   assert.deepEqual(databasesLike(d.name), [d.name], 'no scratch or safety database either');
+  // The answer is known to be missing before any check reads the file: even a damaged one gets exit 3 at once.
+  const damaged = path.join(pgdir(bk), 'backup_2020_01_01T00_00_00.sql.zst');
+  fs.writeFileSync(damaged, 'not zstd');
+  const early = await runScript('restore-db', [path.basename(damaged)], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(early.code, 3, early.stderr);
+  assert.match(early.stderr, /confirmation needed and no terminal is attached; add --yes/);
+  fs.rmSync(damaged);
 });
 
 test('two restores in the same second keep two safety databases (_2), each with what it replaced', async () => {

@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { checkRemoteArgs, forwardedArgs, remoteConfirmation } from '../lib/remote.ts';
 import { copyMismatch, findRemote, localBackupDir, parseFingerprint, parseKindArg, parseRemoteName, parseSha256sum } from '../lib/download.ts';
 import { parseConfig, resolveSettings } from '../lib/config.ts';
-import { confirm } from '../lib/confirm.ts';
+import { confirm, requireConfirmable } from '../lib/confirm.ts';
 import { DeclinedError, FailedError, UsageError } from '../lib/errors.ts';
 import { parseBackupName } from '../lib/naming.ts';
 import { parseReceive, receiveArgs, receiveBackup, resolveUpload } from '../lib/upload.ts';
@@ -87,6 +87,16 @@ test('the remote confirmation on a terminal wants the environment name typed', a
   assert.match(yes.shown(), /This replaces the database on h \(production\).*\nType production to continue: /s);
   const no = terminal('y');
   await assert.rejects(confirm({ ...question, yes: false, input: no.input, output: no.output }), DeclinedError);
+});
+
+test('requireConfirmable: only "no --yes and no terminal" fails, at once, with exit 3', () => {
+  const tty = Object.assign(new PassThrough(), { isTTY: true });
+  const pipe = new PassThrough();
+  for (const [yes, input, fails] of [[true, pipe, false], [true, tty, false], [false, tty, false], [false, pipe, true]] as const) {
+    const call = () => requireConfirmable({ action: 'Replacing x', yes, input });
+    if (fails) assert.throws(call, (e: unknown) => e instanceof DeclinedError && e.exitCode === 3 && /Replacing x: confirmation needed and no terminal is attached; add --yes/.test(e.message));
+    else assert.doesNotThrow(call);
+  }
 });
 
 test('download arguments: kind is postgres or media; only bare names of that kind, not copies', () => {
