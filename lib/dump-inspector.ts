@@ -17,7 +17,6 @@ export interface DumpInfo {
 }
 
 const NL = 0x0a;
-const END_OF_COPY = Buffer.from('\\.\n');
 const MAX_LINE = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 

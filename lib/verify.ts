@@ -254,6 +254,16 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
  * Before a restore: the file against its manifest, if it has one. The content itself is checked
  * by the restore's own pass (the scratch load, the archive listing) before anything live changes.
  */
+/**
+ * requireManifestMatch started now, to be awaited later beside other checks: a mismatch stays
+ * in the promise for that await instead of surfacing as an unhandled rejection meanwhile.
+ */
+export function startManifestCheck(file: BackupFile | string): Promise<Manifest | null> {
+  const check = requireManifestMatch(file);
+  check.catch(() => undefined);
+  return check;
+}
+
 export async function requireManifestMatch(file: BackupFile | string): Promise<Manifest | null> {
   const b = typeof file === 'string' ? await backupFileAt(file) : file;
   let manifest: Manifest | null;

@@ -10,7 +10,7 @@ import { restoreDatabase } from '../lib/db.ts';
 import { chooseSet } from '../lib/writer.ts';
 import { log, result } from '../lib/log.ts';
 import { totalRows } from '../lib/dump-inspector.ts';
-import { requireManifestMatch } from '../lib/verify.ts';
+import { startManifestCheck } from '../lib/verify.ts';
 
 await runCli(
   {
@@ -25,8 +25,7 @@ await runCli(
     // A file altered since it was written is refused before the question and the safety copy;
     // its content (decompression, SQL, footer) is checked by the load into the scratch database.
     // Started now: it runs beside the other checks.
-    const checksum = requireManifestMatch(file.path);
-    checksum.catch(() => undefined); // awaited in restoreDatabase; a failure must not surface earlier
+    const checksum = startManifestCheck(file.path);
     const conn = openConnection(settings.database);
     try {
       const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');

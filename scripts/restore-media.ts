@@ -3,7 +3,7 @@
 // nothing), a safety snapshot of the current media is taken, and the archive is unpacked beside
 // the media and swapped in only when unpacking succeeded.
 import { runCli } from '../lib/cli.ts';
-import { requireManifestMatch } from '../lib/verify.ts';
+import { startManifestCheck } from '../lib/verify.ts';
 import { resolveBackupArg } from '../lib/backup-arg.ts';
 import { confirm, requireConfirmable } from '../lib/confirm.ts';
 import { plural, restoreMedia } from '../lib/media.ts';
@@ -22,8 +22,7 @@ await runCli(
     const file = resolveBackupArg(args[0], settings.backupDir, 'media');
     requireConfirmable({ action: `Replacing the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
     // Started now, awaited in restoreMedia beside the archive's listing.
-    const checksum = requireManifestMatch(file.path);
-    checksum.catch(() => undefined);
+    const checksum = startManifestCheck(file.path);
     const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['media'], 'snapshot');
     const r = await restoreMedia({
       settings,
