@@ -50,18 +50,20 @@ export interface ServerFacts {
 
 /** Check the tools and the server before any file is created. */
 export async function preflight(conn: PgConnection, database?: string): Promise<ServerFacts> {
+  // Both questions at once: each is a process start (and, on Debian, a perl wrapper) before the dump can begin.
+  const query = psql(conn, "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')", database).then(
+    (row) => ({ row }),
+    (err: Error) => ({ err }),
+  );
   const v = await capture(pgDumpVersionArgv(conn.target), { env: conn.env });
   if (v.code !== 0) {
     const missing = /not found|No such file/i.test(v.stderr) || v.code === 127;
     throw new FailedError(missing ? 'pg_dump is not installed here; install the PostgreSQL client (postgresql-client)' : `pg_dump --version failed: ${firstError(v.stderr)}`);
   }
   const dumpMajor = parseToolMajor(v.stdout);
-  let row: string;
-  try {
-    row = await psql(conn, "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')", database);
-  } catch (err) {
-    throw new FailedError(`cannot reach the database: ${(err as Error).message}`);
-  }
+  const answer = await query;
+  if ('err' in answer) throw new FailedError(`cannot reach the database: ${answer.err.message}`);
+  const { row } = answer;
   const [num = '', ...rest] = row.split(' ');
   const major = serverMajor(num);
   if (major === null || dumpMajor === null) throw new FailedError(`cannot tell the versions (pg_dump: "${v.stdout.trim()}", server: "${row}")`);

@@ -379,12 +379,14 @@ describe('over a real ssh connection', () => {
   });
 
   describe('remoteScriptCommand end to end', () => {
-    /** A remote checkout: the repo's node_modules and .npmrc, and a probe script that reports what it got. */
+    /** A remote checkout: the repo's node_modules, lib (its loader), package.json and .npmrc, and a probe script that reports what it got. */
     function checkout(name: string): string {
       const dir = path.join(scratch, name);
       fs.mkdirSync(path.join(dir, 'scripts'), { recursive: true });
       const repo = path.resolve(import.meta.dirname, '..');
       fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+      fs.symlinkSync(path.join(repo, 'lib'), path.join(dir, 'lib'));
+      fs.copyFileSync(path.join(repo, 'package.json'), path.join(dir, 'package.json'));
       fs.copyFileSync(path.join(repo, '.npmrc'), path.join(dir, '.npmrc'));
       fs.writeFileSync(
         path.join(dir, 'scripts', 'probe.ts'),
