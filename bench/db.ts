@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   let peak = 0;
   let last = '';
   for (let r = 0; r < rounds; r++) {
-    // The launcher's fixed cost: npx, node, the tsx loader, zx and the script's imports, no work.
+    // The launcher's fixed cost: npx, node, the project's loader, zx and the script, no work.
     t.floor.push(must(await time(['npx', 'zx', 'scripts/backup-db.ts', '--help'], env, ROOT), 'backup-db --help').ms);
     const tool = must(await time(['npx', 'zx', 'scripts/backup-db.ts'], env, ROOT), 'backup-db');
     t.tool.push(tool.ms);

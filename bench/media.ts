@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   warm();
   for (let r = 0; r < rounds; r++) {
     clearBackups();
-    // The launcher's fixed cost: npx, node, the tsx loader, zx and the script's imports, no work.
+    // The launcher's fixed cost: npx, node, the project's loader, zx and the script, no work.
     t.floor.push(must(await time(['npx', 'zx', 'scripts/backup-media.ts', '--help'], env, ROOT), 'backup-media --help').ms);
     const a = must(await time(['npx', 'zx', 'scripts/backup-media.ts'], env, ROOT), 'backup-media');
     t.tool.push(a.ms);
