@@ -101,3 +101,14 @@ test('a real script run through npx with a damaged cache entry rebuilds it and w
   assert.match(r.stdout, /Usage: npx zx scripts\/prune\.ts/);
   assert.ok(parseHeader(fs.readFileSync(cached, 'utf8')), 'the cache holds a bundle again');
 });
+
+test('the loader option resolves wherever npm starts node in the project, even inside node_modules/<package>', async () => {
+  // npm runs a dependency's install script with the project's node-options and that package's
+  // folder as the working directory; a loader that did not resolve there broke `npm install`.
+  const { spawnSync } = await import('node:child_process');
+  for (const cwd of [ROOT, path.join(ROOT, 'node_modules/zod'), path.join(ROOT, 'lib')]) {
+    const r = spawnSync(process.execPath, ['--import', 'compose-backup-loader', '-e', 'console.log("ran")'], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(r.status, 0, `${cwd}: ${r.stderr}`);
+    assert.equal(r.stdout, 'ran\n');
+  }
+});

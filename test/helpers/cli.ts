@@ -34,7 +34,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    // NODE_OPTIONS: under `npm test` npm exports the project's `--import compose-backup/loader`, which a node
+    // NODE_OPTIONS: under `npm test` npm exports the project's `--import compose-backup-loader`, which a node
     // program started in another folder could not resolve; npx adds it back from .npmrc.
     if (/^(DATABASE_URL|BACKUP_DIR|MEDIA_DIR|HEALTHCHECKS_URL|BACKUP_COMPRESSION|PG[A-Z]+|NODE_TEST_CONTEXT|NODE_OPTIONS|COMPOSE_BACKUP_[A-Z_]+)$/.test(k)) continue;
     env[k] = v;
