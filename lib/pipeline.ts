@@ -54,6 +54,13 @@ export function killAll(signal: NodeJS.Signals = 'SIGTERM'): void {
   for (const child of running) child.kill(signal);
 }
 
+/** Count a child started elsewhere (ssh, say) among those killAll stops, until it exits. */
+export function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+}
+
 export function stageFailed(r: StageResult, okCodes: number[] = []): boolean {
   if (r.spawnError) return true;
   if (r.signal) return true;

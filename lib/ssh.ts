@@ -3,6 +3,7 @@
 // The client never prompts (BatchMode), trusts only known host keys, gives up on a dead link,
 // and its exit code is the remote one, except 255, which ssh keeps for its own failures.
 import { spawn, type StdioOptions } from 'node:child_process';
+import { track } from './pipeline.ts';
 import type { SshTarget } from './config.ts';
 import { FailedError, UsageError } from './errors.ts';
 
@@ -99,6 +100,8 @@ export function runSsh(t: SshTarget, remoteCommand: string[], opts: RunSshOption
   const argv = sshArgv(t, remoteCommand, { tty: opts.tty });
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: opts.stdio ?? 'inherit' });
+    // A SIGTERM sent to this process alone (kill, a timeout) must not leave ssh running here.
+    track(child);
     child.on('error', (err: NodeJS.ErrnoException) => {
       reject(
         new FailedError(
@@ -109,7 +112,9 @@ export function runSsh(t: SshTarget, remoteCommand: string[], opts: RunSshOption
       );
     });
     child.on('close', (code, signal) => {
-      if (code === SSH_LOST) reject(new FailedError(lostMessage(t)));
+      // ssh exits 255 when it is killed after connecting ("Killed by signal 15"): not a lost link.
+      if (child.killed) reject(new FailedError(`ssh to ${t.target} was stopped by ${signal ?? 'a signal from this process'}`));
+      else if (code === SSH_LOST) reject(new FailedError(lostMessage(t)));
       else if (code === null) reject(new FailedError(`ssh to ${t.target} was stopped by ${signal}`));
       else resolve(code);
     });

@@ -11,6 +11,7 @@ import type { SshTarget } from '../lib/config.ts';
 import { FailedError, UsageError } from '../lib/errors.ts';
 import { remoteDirWord, remoteScriptCommand, runSsh, shellQuote, sshArgv, sshOptionPath, SSH_LOST } from '../lib/ssh.ts';
 import { freePort, startSshd, type TestSshd } from './helpers/sshd.ts';
+import { killAll } from '../lib/pipeline.ts';
 
 const AWKWARD = [
   'plain',
@@ -366,6 +367,22 @@ describe('over a real ssh connection', () => {
       assert.equal(r.result, 3);
       assert.equal(r.out, 'out\n');
       assert.equal(r.err, 'err\n');
+    });
+
+    test('killAll (what SIGTERM of this process calls) stops a running ssh too', async () => {
+      const started = Date.now();
+      const running = runSsh(target, ['sleep', '27'], { stdio: ['ignore', 'ignore', 'ignore'] }).catch((e: Error) => e);
+      // Wait until the remote sleep runs, so the kill hits an established session (where ssh
+      // catches SIGTERM and exits 255, which must not read as a lost connection).
+      const processes = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n');
+      for (let i = 0; i < 100 && !processes().some((a) => a.trim() === 'sleep 27'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(processes().some((a) => a.trim() === 'sleep 27'), 'the remote command never started');
+      killAll('SIGTERM');
+      const r = await running;
+      assert.ok(r instanceof FailedError, String(r));
+      assert.match(r.message, /was stopped by/);
+      assert.ok(Date.now() - started < 15_000, 'ssh was not stopped');
+      assert.ok(!processes().some((a) => a.startsWith('ssh ') && a.endsWith('sleep 27')), 'the local ssh still runs');
     });
 
     test('a failed connection is a FailedError that says what to check', async () => {
