@@ -54,7 +54,7 @@ export function killAll(signal: NodeJS.Signals = 'SIGTERM'): void {
   for (const child of running) child.kill(signal);
 }
 
-/** Count a child started elsewhere (ssh, say) among those killAll stops, until it exits. */
+/** Count a child among those killAll stops, until it exits (pipeline stages, and ssh). */
 export function track(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -112,7 +112,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
       env: stage.env ?? process.env,
       cwd: stage.cwd,
     });
-    running.add(child);
+    track(child);
     children.push(child);
     const result = results[i]!;
     let tail = '';
@@ -130,7 +130,6 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
       new Promise<void>((resolve) => {
         child.once('error', (err) => {
           result.spawnError = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${stage.argv[0]} not found on PATH` : err.message;
-          running.delete(child);
           resolve();
         });
         child.once('close', (code, signal) => {
@@ -138,7 +137,6 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
           result.code = code;
           result.signal = signal;
           result.stderr = redact(tail);
-          running.delete(child);
           resolve();
         });
       }),

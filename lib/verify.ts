@@ -188,8 +188,7 @@ interface DumpPass {
   header: DumpHeader;
 }
 
-/** Decompress a whole dump, scanning it; only the first 16 KiB (the header) are kept. */
-/** Decompress a dump to its end through DumpScanner, keeping its first lines for the header. */
+/** Decompress a whole dump through DumpScanner; only the first 16 KiB (the header) are kept. */
 export async function scanDump(file: string, codec: BackupFile['codec'], progressLabel?: string, stageName: string = codec): Promise<DumpPass> {
   const scanner = new DumpScanner();
   let head = '';
@@ -251,10 +250,6 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
 }
 
 /**
- * Before a restore: the file against its manifest, if it has one. The content itself is checked
- * by the restore's own pass (the scratch load, the archive listing) before anything live changes.
- */
-/**
  * requireManifestMatch started now, to be awaited later beside other checks: a mismatch stays
  * in the promise for that await instead of surfacing as an unhandled rejection meanwhile.
  */
@@ -264,6 +259,11 @@ export function startManifestCheck(file: BackupFile | string): Promise<Manifest 
   return check;
 }
 
+/**
+ * Before a restore: the file against its manifest, if it has one (returned; null without). The
+ * content itself is checked by the restore's own pass (the scratch load, the archive listing)
+ * before anything live changes.
+ */
 export async function requireManifestMatch(file: BackupFile | string): Promise<Manifest | null> {
   const b = typeof file === 'string' ? await backupFileAt(file) : file;
   let manifest: Manifest | null;

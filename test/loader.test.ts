@@ -3,6 +3,7 @@
 // damaged cache entry is rebuilt, not run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -102,10 +103,9 @@ test('a real script run through npx with a damaged cache entry rebuilds it and w
   assert.ok(parseHeader(fs.readFileSync(cached, 'utf8')), 'the cache holds a bundle again');
 });
 
-test('the loader option resolves wherever npm starts node in the project, even inside node_modules/<package>', async () => {
+test('the loader option resolves wherever npm starts node in the project, even inside node_modules/<package>', () => {
   // npm runs a dependency's install script with the project's node-options and that package's
   // folder as the working directory; a loader that did not resolve there broke `npm install`.
-  const { spawnSync } = await import('node:child_process');
   for (const cwd of [ROOT, path.join(ROOT, 'node_modules/zod'), path.join(ROOT, 'lib')]) {
     const r = spawnSync(process.execPath, ['--import', 'compose-backup-loader', '-e', 'console.log("ran")'], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     assert.equal(r.status, 0, `${cwd}: ${r.stderr}`);
