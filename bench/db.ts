@@ -19,8 +19,12 @@ const rounds = arg('rounds', 3);
 // One database per size, so runs at several sizes do not regenerate each other's.
 const DB = `cb_bench_${sizeMb}`;
 
+// Untimed housekeeping; its NOTICEs ("does not exist, skipping") would only clutter the report.
 const psql = (db: string, sql: string) =>
-  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env: PG, encoding: 'utf8' }).trim();
+  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
+    env: { ...PG, PGOPTIONS: '-c client_min_messages=warning' },
+    encoding: 'utf8',
+  }).trim();
 
 /** Prose-like text: words from a fixed vocabulary with a skewed (Zipf-like) choice, as text compresses ~3x. */
 function* copyRows(seed: number, count: number, startId: number): Generator<string> {

@@ -18,9 +18,15 @@ import type { BackupRole } from './naming.ts';
 import type { Manifest } from './manifest.ts';
 import { infixDatabasesSql, nextSafetyDatabaseName, parseInfixRows } from './safety-name.ts';
 
-/** Run one SQL text with psql and return its unaligned, tuples-only output. */
-export async function psql(conn: PgConnection, sql: string, database?: string): Promise<string> {
-  const argv = pgArgv(conn.target, 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], database);
+/**
+ * Run SQL with psql and return its unaligned, tuples-only output. Several commands go to one psql
+ * (each its own `-c`, so each may be one that cannot run in a transaction block, like CREATE
+ * DATABASE); it stops at the first that fails. One process and connection instead of several
+ * matters on Debian, where every psql start goes through a perl wrapper first.
+ */
+export async function psql(conn: PgConnection, sql: string | string[], database?: string): Promise<string> {
+  const commands = (typeof sql === 'string' ? [sql] : sql).flatMap((c) => ['-c', c]);
+  const argv = pgArgv(conn.target, 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...commands], database);
   const out = await capture(argv, { env: conn.env });
   if (out.code !== 0) throw new FailedError(firstError(out.stderr) || `psql exited with ${out.code}`);
   return out.stdout.trim();
@@ -255,17 +261,17 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   const live = await targetDatabaseName(conn);
   await opts.confirm(live);
 
-  const q = (sql: string) => psql(conn, sql, 'postgres');
+  const q = (sql: string | string[]) => psql(conn, sql, 'postgres');
   const existing = await q(
     `SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype FROM pg_database WHERE datname = ${quoteLiteral(live)}`,
   );
   const scratch = helperDbName(live, 'restoring');
   const [owner, encoding, collate, ctype] = existing.split('|');
-  await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
-  await q(
+  await q([
+    `DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`,
     `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0` +
       (existing ? ` OWNER ${quoteIdent(owner!)} ENCODING ${quoteLiteral(encoding!)} LC_COLLATE ${quoteLiteral(collate!)} LC_CTYPE ${quoteLiteral(ctype!)}` : ''),
-  );
+  ]);
   const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
 
   // With `dump`, the safety file of the live database and the load into the scratch one do not
@@ -297,10 +303,9 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   let safetyDatabase: string | null = null;
   try {
     if (existing) {
-      await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
       let aside: string;
       try {
-        await endSessions(conn, live);
+        await endSessions(conn, live, `ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
         // Chosen just before the swap; a name taken meanwhile fails the transaction, live unchanged.
         aside = keep
           ? nextSafetyDatabaseName(live, opts.stamp, parseInfixRows(await q(infixDatabasesSql())).map((r) => r.name))
@@ -331,14 +336,14 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   return { database: live, safetyCopy, safetyDatabase, rows: manifest?.database?.rows ?? info?.rows ?? {} };
 }
 
-/** End every session on a database (the app's connection pool), waiting until they are gone. */
-async function endSessions(conn: PgConnection, database: string): Promise<void> {
+/**
+ * End every session on a database (the app's connection pool), waiting until they are gone;
+ * `first` (closing the database to new sessions) runs in the same psql as the first round.
+ */
+async function endSessions(conn: PgConnection, database: string, first: string): Promise<void> {
+  const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid()`;
   for (let i = 0; i < 50; i++) {
-    const left = await psql(
-      conn,
-      `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid()`,
-      'postgres',
-    );
+    const left = await psql(conn, i === 0 ? [first, terminate] : terminate, 'postgres');
     if (left === '0') return;
     await new Promise((r) => setTimeout(r, 100));
   }
