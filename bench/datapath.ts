@@ -1,0 +1,84 @@
+// Where backup-db's time goes past the launcher (not part of npm test):
+//   node --import tsx bench/datapath.ts [--size-mb 560] [--rounds 5]
+// Runs the dump's data path alone, in a fresh Node process per run, with the project's own
+// runPipeline and followFile, adding one part at a time: pg_dump → zstd joined by descriptor
+// (Node only waits); the same with the file hashed and flushed as it grows (what backup-media
+// does); the dump relayed through Node; relayed and scanned by the DumpInspector; relayed,
+// scanned and hashed (backup-db's data path). Each is timed against the hand pipeline
+// `pg_dump | zstd -T0 > file` in the same round, alternating, with the Node process's own CPU
+// time beside it. Uses the database bench/db.ts makes (cb_bench_<size>).
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { arg, fmt, median, must, time } from './common.ts';
+import { DumpInspector } from '../lib/dump-inspector.ts';
+import { followFile } from '../lib/follow.ts';
+import { runPipeline } from '../lib/pipeline.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'bench/out/datapath');
+const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
+const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash'] as const;
+type Mode = (typeof MODES)[number];
+
+/** One run of one mode, in this process: prints {ms, cpuMs} as JSON. */
+async function runOne(mode: Mode, db: string): Promise<void> {
+  const file = path.join(OUT, `${mode}.sql.zst`);
+  fs.rmSync(file, { force: true });
+  const fd = fs.openSync(file, 'w', 0o600);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const follower = mode.endsWith('hash') ? await followFile(file, fd) : null;
+  const res = await runPipeline({
+    stages: [
+      { name: 'pg_dump', argv: ['pg_dump', '-d', db], env: PG },
+      { name: 'zstd', argv: ['zstd', '-q', '-T0', '-3', '-c'] },
+    ],
+    stdout: fd,
+    tap: mode.startsWith('relay') ? { after: 0, stream: mode.includes('scan') ? new DumpInspector() : new PassThrough() } : undefined,
+  });
+  if (!res.ok) throw new Error(res.failure ?? 'failed');
+  if (follower) await follower.finish(true);
+  else fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ ms, cpuMs: (c.user + c.system) / 1000 }));
+}
+
+async function main(): Promise<void> {
+  const modeAt = process.argv.indexOf('--mode');
+  const sizeMb = arg('size-mb', 560);
+  const db = `cb_bench_${sizeMb}`;
+  if (modeAt >= 0) return runOne(process.argv[modeAt + 1] as Mode, db);
+  const exists = execFileSync('psql', ['-X', '-A', '-t', '-d', 'postgres', '-c', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`], { env: PG, encoding: 'utf8' }).trim();
+  if (exists !== '1') throw new Error(`database ${db} is missing: run node --import tsx bench/db.ts --size-mb ${sizeMb} --prepare-only first`);
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  const rounds = arg('rounds', 5);
+  const wall: Record<string, number[]> = { hand: [] };
+  const cpu: Record<string, number[]> = {};
+  for (const m of MODES) (wall[m] = []), (cpu[m] = []);
+  for (let r = 0; r < rounds; r++) {
+    wall.hand!.push(must(await time(['sh', '-c', `pg_dump -d ${db} | zstd -q -T0 > ${OUT}/hand.sql.zst`], PG), 'hand').ms);
+    for (const m of MODES) {
+      execFileSync('sync');
+      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--mode', m, '--size-mb', String(sizeMb)], { encoding: 'utf8', env: PG });
+      if (child.status !== 0) throw new Error(`${m}: ${child.stderr.trim()}`);
+      const { ms, cpuMs } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { ms: number; cpuMs: number };
+      wall[m]!.push(ms);
+      cpu[m]!.push(cpuMs);
+    }
+    console.error(`round ${r + 1}: hand ${fmt(wall.hand![r]!)}, ${MODES.map((m) => `${m} ${fmt(wall[m]![r]!)}`).join(', ')}`);
+  }
+  const hand = median(wall.hand!);
+  console.log(`${db}; ${rounds} rounds, medians; launcher, version checks and manifest not included`);
+  console.log(`hand pg_dump | zstd -T0 > file   ${fmt(hand)}`);
+  for (const m of MODES) {
+    console.log(`${m.padEnd(32)} ${fmt(median(wall[m]!))}   ${(median(wall[m]!) / hand).toFixed(2)}x hand   Node CPU ${fmt(median(cpu[m]!))}`);
+  }
+}
+
+await main();
