@@ -6,6 +6,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+/** The local server the benchmarks use (trust auth). */
+export const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
+
+/** Untimed housekeeping SQL; its NOTICEs ("does not exist, skipping") would only clutter the report. */
+export const psql = (db: string, sql: string): string =>
+  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
+    env: { ...PG, PGOPTIONS: '-c client_min_messages=warning' },
+    encoding: 'utf8',
+  }).trim();
+
+/** The generated database of one size (bench/db.ts makes it). */
+export const benchDbName = (sizeMb: number): string => `cb_bench_${sizeMb}`;
+
 export interface Timed {
   ms: number;
   code: number | null;

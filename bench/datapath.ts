@@ -12,14 +12,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, median, must, time } from './common.ts';
+import { arg, benchDbName, fmt, median, must, PG, psql, time } from './common.ts';
+import { compressArgv } from '../lib/codec.ts';
 import { DumpInspector } from '../lib/dump-inspector.ts';
 import { followFile } from '../lib/follow.ts';
 import { runPipeline } from '../lib/pipeline.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/datapath');
-const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
 const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash'] as const;
 type Mode = (typeof MODES)[number];
 
@@ -34,7 +34,8 @@ async function runOne(mode: Mode, db: string): Promise<void> {
   const res = await runPipeline({
     stages: [
       { name: 'pg_dump', argv: ['pg_dump', '-d', db], env: PG },
-      { name: 'zstd', argv: ['zstd', '-q', '-T0', '-3', '-c'] },
+      // The compressor exactly as backup-db runs it by default.
+      { name: 'zstd', argv: compressArgv('zstd', null) },
     ],
     stdout: fd,
     tap: mode.startsWith('relay') ? { after: 0, stream: mode.includes('scan') ? new DumpInspector() : new PassThrough() } : undefined,
@@ -51,10 +52,9 @@ async function runOne(mode: Mode, db: string): Promise<void> {
 async function main(): Promise<void> {
   const modeAt = process.argv.indexOf('--mode');
   const sizeMb = arg('size-mb', 560);
-  const db = `cb_bench_${sizeMb}`;
+  const db = benchDbName(sizeMb);
   if (modeAt >= 0) return runOne(process.argv[modeAt + 1] as Mode, db);
-  const exists = execFileSync('psql', ['-X', '-A', '-t', '-d', 'postgres', '-c', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`], { env: PG, encoding: 'utf8' }).trim();
-  if (exists !== '1') throw new Error(`database ${db} is missing: run node --import tsx bench/db.ts --size-mb ${sizeMb} --prepare-only first`);
+  if (psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`) !== '1') throw new Error(`database ${db} is missing: run node --import tsx bench/db.ts --size-mb ${sizeMb} --prepare-only first`);
   fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(OUT, { recursive: true });
   const rounds = arg('rounds', 5);

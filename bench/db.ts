@@ -8,23 +8,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, median, must, time } from './common.ts';
+import { arg, benchDbName, fmt, median, must, PG, psql, time } from './common.ts';
 import { parseSafetyDatabaseName } from '../lib/safety-name.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/db');
-const PG = { ...process.env, PGHOST: '127.0.0.1', PGPORT: '5432', PGUSER: 'postgres' };
 const sizeMb = arg('size-mb', 500);
 const rounds = arg('rounds', 3);
 // One database per size, so runs at several sizes do not regenerate each other's.
-const DB = `cb_bench_${sizeMb}`;
-
-// Untimed housekeeping; its NOTICEs ("does not exist, skipping") would only clutter the report.
-const psql = (db: string, sql: string) =>
-  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
-    env: { ...PG, PGOPTIONS: '-c client_min_messages=warning' },
-    encoding: 'utf8',
-  }).trim();
+const DB = benchDbName(sizeMb);
 
 /** Prose-like text: words from a fixed vocabulary with a skewed (Zipf-like) choice, as text compresses ~3x. */
 function* copyRows(seed: number, count: number, startId: number): Generator<string> {

@@ -305,7 +305,7 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
     if (existing) {
       let aside: string;
       try {
-        await endSessions(conn, live, `ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
+        await closeAndEndSessions(conn, live);
         // Chosen just before the swap; a name taken meanwhile fails the transaction, live unchanged.
         aside = keep
           ? nextSafetyDatabaseName(live, opts.stamp, parseInfixRows(await q(infixDatabasesSql())).map((r) => r.name))
@@ -337,13 +337,14 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
 }
 
 /**
- * End every session on a database (the app's connection pool), waiting until they are gone;
- * `first` (closing the database to new sessions) runs in the same psql as the first round.
+ * Close a database to new sessions and end the ones it has (the app's connection pool), waiting
+ * until they are gone. Closing it shares the first round's psql.
  */
-async function endSessions(conn: PgConnection, database: string, first: string): Promise<void> {
+async function closeAndEndSessions(conn: PgConnection, database: string): Promise<void> {
+  const close = `ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`;
   const terminate = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${quoteLiteral(database)} AND pid <> pg_backend_pid()`;
   for (let i = 0; i < 50; i++) {
-    const left = await psql(conn, i === 0 ? [first, terminate] : terminate, 'postgres');
+    const left = await psql(conn, i === 0 ? [close, terminate] : terminate, 'postgres');
     if (left === '0') return;
     await new Promise((r) => setTimeout(r, 100));
   }
