@@ -3,24 +3,24 @@
 // Runs the dump's data path alone, in a fresh Node process per run, with the project's own
 // runPipeline and followFile, adding one part at a time: pg_dump → zstd joined by descriptor
 // (Node only waits); the same with the file hashed and flushed as it grows (what backup-media
-// does); the dump relayed through Node; relayed and scanned by the DumpInspector; relayed,
-// scanned and hashed (backup-db's data path). Each is timed against the hand pipeline
+// does); Node shown a copy of the dump made by the kernel (lib/tee-stdout.pl), then scanned by
+// the DumpScanner, then hashed too (backup-db's data path); and the same through Node's own
+// relay (the fallback where perl is missing). Each is timed against the hand pipeline
 // `pg_dump | zstd -T0 > file` in the same round, alternating, with the Node process's own CPU
 // time beside it. Uses the database bench/db.ts makes (cb_bench_<size>).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { arg, benchDbName, fmt, median, must, PG, psql, time } from './common.ts';
 import { compressArgv } from '../lib/codec.ts';
-import { DumpInspector } from '../lib/dump-inspector.ts';
+import { DumpScanner } from '../lib/dump-inspector.ts';
 import { followFile } from '../lib/follow.ts';
 import { runPipeline } from '../lib/pipeline.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/datapath');
-const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash'] as const;
+const MODES = ['fd', 'fd+hash', 'tee', 'tee+scan', 'tee+scan+hash', 'relay', 'relay+scan+hash'] as const;
 type Mode = (typeof MODES)[number];
 
 /** One run of one mode, in this process: prints {ms, cpuMs} as JSON. */
@@ -31,6 +31,7 @@ async function runOne(mode: Mode, db: string): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const follower = mode.endsWith('hash') ? await followFile(file, fd) : null;
+  const scanner = new DumpScanner();
   const res = await runPipeline({
     stages: [
       { name: 'pg_dump', argv: ['pg_dump', '-d', db], env: PG },
@@ -38,8 +39,9 @@ async function runOne(mode: Mode, db: string): Promise<void> {
       { name: 'zstd', argv: compressArgv('zstd', null) },
     ],
     stdout: fd,
-    tap: mode.startsWith('relay') ? { after: 0, stream: mode.includes('scan') ? new DumpInspector() : new PassThrough() } : undefined,
+    observe: mode.startsWith('fd') ? undefined : { after: 0, onData: mode.includes('scan') ? (c) => scanner.push(c) : () => {}, via: mode.startsWith('tee') ? 'kernel' : 'relay' },
   });
+  if (mode.includes('scan') && !scanner.finish().complete) throw new Error('the scanner did not see the footer');
   if (!res.ok) throw new Error(res.failure ?? 'failed');
   if (follower) await follower.finish(true);
   else fs.fsyncSync(fd);

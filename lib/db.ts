@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { Settings } from './config.ts';
 import { compressArgv, decompressArgv } from './codec.ts';
 import { composeExec } from './compose.ts';
-import { DumpInspector, FOOTER, type DumpInfo } from './dump-inspector.ts';
+import { DumpScanner, FOOTER, type DumpInfo } from './dump-inspector.ts';
 import { errorMessage, FailedError } from './errors.ts';
 import { log } from './log.ts';
 import { parseToolMajor, pgArgv, pgDumpVersionArgv, quoteIdent, quoteLiteral, serverMajor, type PgConnection } from './pg.ts';
@@ -93,7 +93,7 @@ export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBack
   const { settings, conn } = opts;
   await preflight(conn, opts.database);
   const dbName = opts.database ?? (await targetDatabaseName(conn));
-  const inspector = new DumpInspector();
+  const scanner = new DumpScanner();
   return writeBackup({
     backupDir: settings.backupDir,
     kind: 'database',
@@ -114,9 +114,9 @@ export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBack
       { name: 'pg_dump', argv: pgArgv(conn.target, 'pg_dump', [], opts.database), env: conn.env },
       { name: settings.compression, argv: compressArgv(settings.compression, settings.compressionLevel) },
     ],
-    tap: inspector,
+    observe: (chunk) => scanner.push(chunk),
     check: () => {
-      const info = inspector.scanner.finish();
+      const info = scanner.finish();
       if (info.bytes === 0) throw new FailedError('database backup failed: pg_dump produced no output');
       if (!info.complete) throw new FailedError(`database backup failed: the dump ends without "${FOOTER}"; it is incomplete`);
       return { database: dumpManifest(info, dbName) };
@@ -221,11 +221,11 @@ export interface LoadResult {
 /**
  * Load a backup into an existing (empty) database in one transaction that stops at the first
  * error: either all of the dump is in, or nothing is. Shared by restore and the restore drill.
- * `scan: false` keeps Node out of the data path, for a file whose checksum matched a manifest:
+ * `scan: false` spares reading a copy of the dump, for a file whose checksum matched a manifest:
  * its footer and rows were checked when it was written.
  */
 export async function loadDump(conn: PgConnection, file: string, codec: Settings['compression'], database: string, opts: { scan?: boolean } = {}): Promise<LoadResult> {
-  const inspector = opts.scan === false ? null : new DumpInspector();
+  const scanner = opts.scan === false ? null : new DumpScanner();
   const input = fs.openSync(file, 'r');
   try {
     const res = await runPipeline({
@@ -239,9 +239,9 @@ export async function loadDump(conn: PgConnection, file: string, codec: Settings
         },
       ],
       stdout: 'ignore',
-      tap: inspector ? { after: 0, stream: inspector } : undefined,
+      observe: scanner ? { after: 0, onData: (chunk) => scanner.push(chunk) } : undefined,
     });
-    const info = inspector?.scanner.finish() ?? null;
+    const info = scanner?.finish() ?? null;
     if (!res.ok) return { failure: res.failure, info };
     if (info && !info.complete) return { failure: `the dump ends without "${FOOTER}" (truncated?)`, info };
     return { failure: null, info };

@@ -1,8 +1,6 @@
 // Reads a plain-format pg_dump as it streams past and records what a checker needs: the
 // versions in its header, its table of contents, rows per table in its COPY blocks, and
 // whether it ends with pg_dump's completion footer. A dump without that footer was cut short.
-import { Transform, type TransformCallback } from 'node:stream';
-
 export const FOOTER = '-- PostgreSQL database dump complete';
 
 export interface DumpInfo {
@@ -111,15 +109,6 @@ export function unquoteQualified(text: string): string {
   let m: RegExpExecArray | null;
   while ((m = re.exec(text))) parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!);
   return parts.join('.');
-}
-
-/** A pass-through stream that scans what flows through it. */
-export class DumpInspector extends Transform {
-  readonly scanner = new DumpScanner();
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.scanner.push(chunk);
-    cb(null, chunk);
-  }
 }
 
 /** Pure: total rows in the dump. */

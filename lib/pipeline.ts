@@ -1,11 +1,13 @@
 // Runs a chain of processes (dump | compress > file, decompress | load, …) the way a shell
 // pipeline with `pipefail` would, but with every stage's exit status and stderr kept apart.
 // Data moves between processes by file descriptor; Node touches it only where an inspector
-// stream is placed, and then with backpressure, so memory stays flat whatever the size.
+// stream is placed, and then with backpressure, so memory stays flat whatever the size, or
+// where it observes a copy that the kernel makes (lib/tee-stdout.pl).
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import type { Readable, Transform, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { redact } from './log.ts';
+import { findOnPath, teeArgv, TEE_CANNOT_RUN } from './tee.ts';
 
 export interface Stage {
   /** Short name for messages ("pg_dump", "zstd"). */
@@ -37,6 +39,13 @@ export interface PipelineSpec {
   stdout: number | Writable | 'ignore';
   /** A Node stream placed after stage `after` (data passes through it). */
   tap?: { after: number; stream: Transform };
+  /**
+   * Node sees a copy of stage `after`'s output, which still goes to the next stage by descriptor:
+   * the stage runs under lib/tee-stdout.pl, which has the kernel duplicate the bytes. Where perl
+   * is missing, or with `via: 'relay'`, the output is relayed through Node instead (same chunks,
+   * more CPU). `onData` must not keep the chunks it is given.
+   */
+  observe?: { after: number; onData: (chunk: Buffer) => void; via?: 'kernel' | 'relay' };
 }
 
 export interface PipelineResult {
@@ -86,6 +95,20 @@ function lastMeaningfulLine(text: string): string {
   return (cause ?? lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
+/** A pass-through stream that shows each chunk to `look` (the relay used without perl). */
+function relayTo(look: (chunk: Buffer) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      try {
+        look(chunk);
+      } catch (err) {
+        return done(err as Error);
+      }
+      done(null, chunk);
+    },
+  });
+}
+
 export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   const { stages } = spec;
   const results: StageResult[] = stages.map((s) => ({ name: s.name, code: null, signal: null, stderr: '' }));
@@ -93,11 +116,29 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   const children: ChildProcess[] = [];
   let prevOut: Readable | null = null;
   let tapDone: Promise<void> | null = null;
+  let sideDone: Promise<void> | null = null;
+
+  const observe = spec.observe;
+  // An observer that throws must fail the run with its own message (not a crash, nor a broken
+  // pipe blamed on the stage): its copy of the stream is closed, which stops the stage.
+  let observerError: Error | null = null;
+  const look = (chunk: Buffer): void => {
+    if (observerError) return;
+    try {
+      observe!.onData(chunk);
+    } catch (err) {
+      observerError = err instanceof Error ? err : new Error(String(err));
+      throw observerError;
+    }
+  };
+  const perl = observe && observe.via !== 'relay' ? findOnPath('perl', (stages[observe.after]?.env ?? process.env).PATH) : null;
+  const tap = spec.tap ?? (observe && !perl ? { after: observe.after, stream: relayTo(look) } : undefined);
 
   for (let i = 0; i < stages.length; i++) {
     const stage = stages[i]!;
     const last = i === stages.length - 1;
-    const tapHere = spec.tap && spec.tap.after === i - 1;
+    const tapHere = tap && tap.after === i - 1;
+    const teed = observe && perl && observe.after === i ? perl : null;
     let stdin: 'pipe' | 'ignore' | number | Readable;
     if (i === 0) stdin = spec.stdin ?? 'ignore';
     else if (tapHere) stdin = 'pipe';
@@ -107,11 +148,27 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     else if (typeof spec.stdout === 'number') stdout = spec.stdout;
     else stdout = spec.stdout === 'ignore' ? 'ignore' : 'pipe';
 
-    const child: ChildProcess = spawn(stage.argv[0]!, stage.argv.slice(1), {
-      stdio: [stdin, stdout, 'pipe'] as StdioOptions,
+    const argv = teed ? teeArgv(teed, stage.argv) : stage.argv;
+    const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
+      stdio: (teed ? [stdin, stdout, 'pipe', 'pipe'] : [stdin, stdout, 'pipe']) as StdioOptions,
       env: stage.env ?? process.env,
       cwd: stage.cwd,
     });
+    if (teed) {
+      const side = child.stdio[3] as Readable;
+      side.on('data', (chunk: Buffer) => {
+        try {
+          look(chunk);
+        } catch {
+          side.destroy();
+        }
+      });
+      // Ends when tee-stdout.pl closes fd 3, or fails with it; the stage's status says why.
+      sideDone = new Promise<void>((resolve) => {
+        side.once('close', () => resolve());
+        side.once('error', () => resolve());
+      });
+    }
     track(child);
     children.push(child);
     const result = results[i]!;
@@ -137,6 +194,8 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
           result.code = code;
           result.signal = signal;
           result.stderr = redact(tail);
+          const cannot = teed && code === 127 ? TEE_CANNOT_RUN.exec(tail) : null;
+          if (cannot) result.spawnError = /No such file/i.test(cannot[1]!) ? `${stage.argv[0]} not found on PATH` : cannot[1]!;
           resolve();
         });
       }),
@@ -146,7 +205,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     if (prevOut && !tapHere && i > 0) prevOut.destroy();
     if (tapHere && prevOut) {
       const from = prevOut;
-      tapDone = streamPipeline(from, spec.tap!.stream, child.stdin!).then(
+      tapDone = streamPipeline(from, tap.stream, child.stdin!).then(
         () => undefined,
         // A consumer that died closes the pipe; its exit status explains the failure.
         () => void from.destroy(),
@@ -157,13 +216,16 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   if (prevOut && typeof spec.stdout === 'object') {
     const out = prevOut;
     const dest = spec.stdout;
-    const done = spec.tap && spec.tap.after === stages.length - 1
-      ? streamPipeline(out, spec.tap.stream, dest)
+    const done = tap && tap.after === stages.length - 1
+      ? streamPipeline(out, tap.stream, dest)
       : streamPipeline(out, dest);
     tapDone = done.then(() => undefined, () => void out.destroy());
   }
   await Promise.all(exits);
   if (tapDone) await tapDone;
-  const failure = describeFailure(results, stages);
+  if (sideDone) await sideDone;
+  const failure = observerError
+    ? `reading the output of ${stages[observe!.after]!.name} failed: ${(observerError as Error).message}`
+    : describeFailure(results, stages);
   return { ok: failure === null, stages: results, failure };
 }

@@ -13,7 +13,6 @@ import { writeManifest, type Manifest } from './manifest.ts';
 import { followFile } from './follow.ts';
 import { manifestPathFor } from './catalog.ts';
 import { formatStamp, kindDir, makeBackupName, parseBackupName, setKey, type BackupKind, type BackupRole, type Codec } from './naming.ts';
-import type { Transform } from 'node:stream';
 
 export interface WriteSpec {
   backupDir: string;
@@ -25,8 +24,8 @@ export interface WriteSpec {
   environment: string;
   /** Producer then compressor; the last stage writes the file. */
   stages: Stage[];
-  /** Optional inspector placed after the first stage. */
-  tap?: Transform;
+  /** Shown a copy of the first stage's output as it streams (runPipeline's observe). */
+  observe?: (chunk: Buffer) => void;
   /** Checks after the stages succeeded; returns the kind-specific manifest part or throws FailedError. */
   check: () => Pick<Manifest, 'database' | 'media'>;
   label: string;
@@ -71,7 +70,7 @@ export async function writeBackup(spec: WriteSpec): Promise<WrittenBackup> {
     const result = await runPipeline({
       stages: spec.stages,
       stdout: temp.fd,
-      tap: spec.tap ? { after: 0, stream: spec.tap } : undefined,
+      observe: spec.observe ? { after: 0, onData: spec.observe } : undefined,
     });
     progress.stop();
     if (!result.ok) throw new FailedError(`${spec.label} failed: ${result.failure}`);
