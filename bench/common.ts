@@ -24,6 +24,9 @@ export interface Timed {
   code: number | null;
   /** Peak RSS in MiB of the largest process of the command (for `npx zx …`, the script's Node process). */
   nodePeakMiB: number;
+  /** CPU seconds (user + system) of the command and every process it waited for (not the server's). */
+  cpuS: number;
+  stdout: string;
   stderr: string;
 }
 
@@ -38,15 +41,17 @@ export function time(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd?:
   return new Promise((resolve, reject) => {
     const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}`);
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-q', '-f', '%M', '-o', rssFile, ...argv], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-q', '-f', '%M %U %S', '-o', rssFile, ...argv], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d) => (stdout = (stdout + d).slice(-4000)));
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const kb = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+      const [kb = 0, user = 0, sys = 0] = (fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
       fs.rmSync(rssFile, { force: true });
-      resolve({ ms, code, nodePeakMiB: kb / 1024, stderr });
+      resolve({ ms, code, nodePeakMiB: kb / 1024, cpuS: user + sys, stdout, stderr });
     });
   });
 }
