@@ -101,10 +101,10 @@ export function clock(env: NodeJS.ProcessEnv): () => Date {
 }
 
 let interrupted = false;
-function onSignal(signal: NodeJS.Signals): void {
+function onSignal(signal: NodeJS.Signals, why = `interrupted by ${signal}`): void {
   if (interrupted) return;
   interrupted = true;
-  log.error(`interrupted by ${signal}; stopping and removing work in progress`);
+  log.error(`${why}; stopping and removing work in progress`);
   killAll('SIGTERM');
   // Exit hooks (lib/atomic) remove temporary files; 128+n is the shell's convention.
   process.exitCode = signal === 'SIGINT' ? 130 : 143;
@@ -118,11 +118,27 @@ export interface RunOptions {
   noSettings?: boolean;
 }
 
+/**
+ * npx runs the script under `sh -c`; a SIGTERM sent to npx alone (`kill <pid>`) stops npx and
+ * that shell but never reaches this process, which would go on as an orphan. (Ctrl-C, `timeout`
+ * and systemd signal the whole group and are caught above.) When the process that started this
+ * one is gone, stop as on SIGTERM.
+ */
+function watchLauncher(): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onSignal('SIGTERM', `the process that started this run (pid ${parent}) is gone`);
+  }, 500);
+  timer.unref();
+}
+
 /** Run a script body with the common frame. */
 export async function runCli(spec: CliSpec, body: Body, opts: RunOptions = {}): Promise<void> {
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
+  // Node passes the signal's number as a second argument: not a reason to print.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => onSignal(signal));
+  watchLauncher();
   let monitor: Monitor | null = null;
   try {
     const raw = scriptArgs();

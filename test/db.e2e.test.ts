@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createDb, dumpText, seedRichDb, sql, databasesLike, urlFor, PG_ENV, type TempDb } from './helpers/pg.ts';
-import { runScript, tempDir, fakeBin, withPath, ls, snapshotFiles, writeConfig, FIXTURE_BIN } from './helpers/cli.ts';
+import { runScript, tempDir, fakeBin, withPath, ls, snapshotFiles, writeConfig, FIXTURE_BIN, ROOT } from './helpers/cli.ts';
 
 const dbs: TempDb[] = [];
 after(() => dbs.forEach((d) => d.drop()));
@@ -147,6 +147,74 @@ test('fault: compressor failing → exit 1, nothing left', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /zstd failed \(exit 1\): zstd: error 70 : Write error : No space left on device/);
   assert.deepEqual(ls(pgdir(bk)), []);
+});
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+for (const [who, how] of [
+  ['to the whole process group (Ctrl-C, timeout, systemd)', 'group'],
+  ['to npx alone (kill <pid>)', 'npx'],
+] as const) {
+  test(`SIGTERM in the middle of a dump, ${who}: nothing left, nothing running`, async () => {
+    const d = db();
+    const bk = tempDir();
+    const pidFile = path.join(tempDir(), 'pg_dump.pid');
+    // Starts a dump, then hangs as a slow server would; its pid is the one to find gone afterwards.
+    const bin = fakeBin({
+      pg_dump: `#!/bin/sh\ncase "$*" in *--version*) exec ${REAL_PG_DUMP} "$@";; esac\necho $$ > ${pidFile}\nprintf -- '--\\n-- PostgreSQL database dump\\n--\\n'\nexec sleep 60\n`,
+    });
+    const env = { ...process.env, DATABASE_URL: d.url, BACKUP_DIR: bk, PATH: withPath(bin), NODE_OPTIONS: '' };
+    const child = spawn('npx', ['zx', 'scripts/backup-db.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout.on('data', (c) => assert.fail(`printed ${c}`));
+    // All of the run's output is in once every process holding its pipes has exited.
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
+    for (let i = 0; i < 200 && !(fs.existsSync(pidFile) && ls(pgdir(bk)).some((n) => n.includes('.partial-'))); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(ls(pgdir(bk)).some((n) => n.includes('.partial-')), 'the dump was under way');
+    const dumper = Number(fs.readFileSync(pidFile, 'utf8'));
+    process.kill(how === 'group' ? -child.pid! : child.pid!, 'SIGTERM');
+    const [code, signal] = await closed;
+    // npx either passes on the script's 143 or dies by the same signal: never a success.
+    assert.ok(code === 143 || signal === 'SIGTERM', `${code} ${signal}: ${stderr}`);
+    assert.match(stderr, how === 'group' ? /interrupted by SIGTERM; stopping and removing work in progress/ : /the process that started this run \(pid \d+\) is gone; stopping and removing work in progress/);
+    assert.deepEqual(ls(pgdir(bk)), [], 'no partial file, no backup');
+    assert.equal(alive(dumper), false, 'pg_dump was stopped with the script');
+  });
+}
+
+test('without perl on PATH, Node relays the dump itself: the same manifest, the same footer check', async () => {
+  const d = db();
+  // Every command on PATH but perl (pg_dump's Debian wrapper names /usr/bin/perl itself).
+  const farm = tempDir('cbt-noperl-');
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      if (name.startsWith('perl') || fs.existsSync(path.join(farm, name))) continue;
+      fs.symlinkSync(path.join(dir, name), path.join(farm, name));
+    }
+  }
+  const bk = tempDir();
+  const withPerl = await runScript('backup-db', [], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
+  assert.equal(withPerl.code, 0, withPerl.stderr);
+  const without = await runScript('backup-db', [], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk, PATH: farm } });
+  assert.equal(without.code, 0, without.stderr);
+  const manifest = (f: string) => JSON.parse(fs.readFileSync(f.trim() + '.manifest.json', 'utf8')).database;
+  const [a, b] = [manifest(withPerl.stdout), manifest(without.stdout)];
+  assert.equal(a.rows['shop.orders'], 500);
+  assert.deepEqual([b.rows, b.toc, b.dumpBytes], [a.rows, a.toc, a.dumpBytes]);
+  const before = snapshotFiles(pgdir(bk));
+  const nofooter = fakeBin({ pg_dump: fakes.nofooter });
+  const cut = await runScript('backup-db', [], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk, PATH: `${nofooter}:${farm}` } });
+  assert.equal(cut.code, 1, cut.stderr);
+  assert.match(cut.stderr, /ends without "-- PostgreSQL database dump complete"/);
+  assert.deepEqual(snapshotFiles(pgdir(bk)), before);
 });
 
 test('fault: unreachable server and missing database → exit 1 with the reason, no file', async () => {
