@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# tee-stdout.pl [--copy] -- COMMAND [ARG...]
+# tee-stdout.pl [--copy] [--verbose] -- COMMAND [ARG...]
 #
 # Runs COMMAND with its standard output going to two places: this script's fd 1 (the next stage
 # of a pipeline, zstd say) and fd 3 (Node, which reads the dump to check its footer, table of
@@ -10,8 +10,8 @@
 # Node has no binding for either call; perl (perl-base is Essential on Debian and Ubuntu, and
 # pg_dump's own wrapper there is perl) reaches them through syscall().
 #
-# With --copy, on a machine whose syscall numbers are not listed here, or where tee(2) is
-# refused (some sandboxes), the same is done with plain reads and writes.
+# With --copy, on a machine whose syscall numbers are not listed here, or where the calls are
+# refused (a seccomp filter), the same is done with plain reads and writes. --verbose says which.
 #
 # Exit status: COMMAND's own; when COMMAND dies by a signal this script dies by the same signal,
 # so the caller sees what really happened. A COMMAND that cannot start gives 127 and a line
@@ -21,15 +21,17 @@
 use strict;
 use warnings;
 use POSIX ();
-use Errno qw(EINTR EINVAL ENOSYS);
+use Errno qw(EINTR);
 
-my $copy = 0;
+my ($copy, $verbose) = (0, 0);
 while (@ARGV && $ARGV[0] =~ /^--/) {
   my $opt = shift @ARGV;
   last if $opt eq '--';
-  if ($opt eq '--copy') { $copy = 1 } else { die "tee-stdout: unknown option $opt\n" }
+  if ($opt eq '--copy') { $copy = 1 }
+  elsif ($opt eq '--verbose') { $verbose = 1 }
+  else { die "tee-stdout: unknown option $opt\n" }
 }
-die "usage: tee-stdout.pl [--copy] -- COMMAND [ARG...]\n" unless @ARGV;
+die "usage: tee-stdout.pl [--copy] [--verbose] -- COMMAND [ARG...]\n" unless @ARGV;
 open(my $side, '>&=', 3) or die "tee-stdout: fd 3 is not open: $!\n";
 
 # [splice, tee] system call numbers (Linux). Others fall back to copying.
@@ -66,19 +68,22 @@ sub splice_all {
   }
 }
 
+pipe(my $dupr, my $dupw) or die "tee-stdout: pipe: $!\n";
 if (!$copy) {
-  pipe(my $dupr, my $dupw) or die "tee-stdout: pipe: $!\n";
+  # Zero-length calls touch no data: they fail only where the calls themselves are refused
+  # (ENOSYS, or EPERM from a seccomp filter), and then plain copying takes over before any byte moved.
+  for my $probe ([$nr->[1], $in, fileno($dupw), 0, 0], [$nr->[0], fileno($dupr), 0, 1, 0, 0, 0], [$nr->[0], fileno($dupr), 0, 3, 0, 0, 0]) {
+    my ($number, @args) = @$probe;    # syscall's first argument is taken in scalar context
+    $copy = 1 if syscall($number, @args) < 0;
+  }
+}
+print STDERR 'tee-stdout: copying with ', ($copy ? 'read(2)/write(2)' : 'tee(2)/splice(2)'), "\n" if $verbose;
+if (!$copy) {
   fcntl($dupw, 1031, 1 << 20);
-  my $first = 1;
   while (1) {
     # Duplicate what is waiting (without consuming it), then move both copies on.
     my $n = syscall($nr->[1], $in, fileno($dupw), 1 << 20, 0);
-    if ($n < 0) {
-      next if $! == EINTR;
-      if ($first && ($! == EINVAL || $! == ENOSYS)) { $copy = 1; last }
-      die "tee-stdout: tee: $!\n";
-    }
-    $first = 0;
+    if ($n < 0) { next if $! == EINTR; die "tee-stdout: tee: $!\n" }
     last if $n == 0;
     splice_all($in, 1, $n);
     splice_all(fileno($dupr), 3, $n);
