@@ -26,7 +26,6 @@ export interface Timed {
   nodePeakMiB: number;
   /** CPU seconds (user + system) of the command and every process it waited for (not the server's). */
   cpuS: number;
-  stdout: string;
   stderr: string;
 }
 
@@ -41,17 +40,15 @@ export function time(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd?:
   return new Promise((resolve, reject) => {
     const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}`);
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-q', '-f', '%M %U %S', '-o', rssFile, ...argv], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
+    const child = spawn('/usr/bin/time', ['-q', '-f', '%M %U %S', '-o', rssFile, ...argv], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout = (stdout + d).slice(-4000)));
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const [kb = 0, user = 0, sys = 0] = (fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
       fs.rmSync(rssFile, { force: true });
-      resolve({ ms, code, nodePeakMiB: kb / 1024, cpuS: user + sys, stdout, stderr });
+      resolve({ ms, code, nodePeakMiB: kb / 1024, cpuS: user + sys, stderr });
     });
   });
 }

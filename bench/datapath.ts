@@ -24,7 +24,7 @@ const OUT = path.join(ROOT, 'bench/out/datapath');
 const MODES = ['fd', 'fd+hash', 'tee', 'tee+scan', 'tee+scan+hash', 'relay', 'relay+scan+hash'] as const;
 type Mode = (typeof MODES)[number];
 
-/** One run of one mode, in this process: prints {ms, cpuMs} as JSON. */
+/** One run of one mode, in this process: prints {ms, nodeS, allS} (wall ms, CPU seconds of Node, of Node and its children) as JSON. */
 async function runOne(mode: Mode, db: string): Promise<void> {
   const file = path.join(OUT, `${mode}.sql.zst`);
   fs.rmSync(file, { force: true });

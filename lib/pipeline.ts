@@ -95,19 +95,17 @@ function lastMeaningfulLine(text: string): string {
   return (cause ?? lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-/** A pass-through stream that shows each chunk to `look` (the relay used without perl). */
-function relayTo(look: (chunk: Buffer) => void): Transform {
+/** A pass-through stream that shows each chunk to `look`, and fails once it says no (the relay used without perl). */
+function relayTo(look: (chunk: Buffer) => boolean): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      try {
-        look(chunk);
-      } catch (err) {
-        return done(err as Error);
-      }
-      done(null, chunk);
+      if (look(chunk)) done(null, chunk);
+      else done(new Error('the observer failed'));
     },
   });
 }
+
+const notFound = (command: string | undefined) => `${command} not found on PATH`;
 
 export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   const { stages } = spec;
@@ -122,13 +120,15 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   // An observer that throws must fail the run with its own message (not a crash, nor a broken
   // pipe blamed on the stage): its copy of the stream is closed, which stops the stage.
   let observerError: Error | null = null;
-  const look = (chunk: Buffer): void => {
-    if (observerError) return;
+  /** Shows a chunk to the observer; false once it has thrown. */
+  const look = (chunk: Buffer): boolean => {
+    if (observerError) return false;
     try {
       observe!.onData(chunk);
+      return true;
     } catch (err) {
       observerError = err instanceof Error ? err : new Error(String(err));
-      throw observerError;
+      return false;
     }
   };
   const perl = observe && observe.via !== 'relay' ? findOnPath('perl', (stages[observe.after]?.env ?? process.env).PATH) : null;
@@ -157,11 +157,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     if (teed) {
       const side = child.stdio[3] as Readable;
       side.on('data', (chunk: Buffer) => {
-        try {
-          look(chunk);
-        } catch {
-          side.destroy();
-        }
+        if (!look(chunk)) side.destroy();
       });
       // Ends when tee-stdout.pl closes fd 3, or fails with it; the stage's status says why.
       sideDone = new Promise<void>((resolve) => {
@@ -186,7 +182,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     exits.push(
       new Promise<void>((resolve) => {
         child.once('error', (err) => {
-          result.spawnError = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${stage.argv[0]} not found on PATH` : err.message;
+          result.spawnError = (err as NodeJS.ErrnoException).code === 'ENOENT' ? notFound(stage.argv[0]) : err.message;
           resolve();
         });
         child.once('close', (code, signal) => {
@@ -195,7 +191,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
           result.signal = signal;
           result.stderr = redact(tail);
           const cannot = teed && code === 127 ? TEE_CANNOT_RUN.exec(tail) : null;
-          if (cannot) result.spawnError = /No such file/i.test(cannot[1]!) ? `${stage.argv[0]} not found on PATH` : cannot[1]!;
+          if (cannot) result.spawnError = /No such file/i.test(cannot[1]!) ? notFound(stage.argv[0]) : cannot[1]!;
           resolve();
         });
       }),
