@@ -1,12 +1,12 @@
 #!/usr/bin/env -S npx zx
 // Dump PostgreSQL into a new compressed backup and print its path.
-import { runCli } from '../lib/cli.ts';
-import { openConnection } from '../lib/pg.ts';
-import { backupDatabase } from '../lib/db.ts';
-import { chooseSet } from '../lib/writer.ts';
-import { log, result } from '../lib/log.ts';
-import { humanBytes, humanDuration } from '../lib/catalog.ts';
-import { gate } from '../lib/sanity.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes, humanDuration } from '../lib/core/format.ts';
+import { backupDatabase } from '../lib/db/dump.ts';
+import { openConnection } from '../lib/db/pg.ts';
+import { gate } from '../lib/ops/sanity.ts';
+import { chooseSet } from '../lib/store/catalog.ts';
 
 await runCli(
   {

@@ -1,13 +1,13 @@
 #!/usr/bin/env -S npx zx
 // Back up the database, then the media, as one set sharing one timestamp. A failure of one
 // half does not stop the other; the exit code is 1 when either failed.
-import { runCli } from '../lib/cli.ts';
-import { openConnection } from '../lib/pg.ts';
-import { backupSet, type HalfResult } from '../lib/full.ts';
-import { EXIT } from '../lib/errors.ts';
-import { log, result } from '../lib/log.ts';
-import { humanBytes, humanDuration } from '../lib/catalog.ts';
-import { gate } from '../lib/sanity.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { EXIT } from '../lib/cli/errors.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes, humanDuration } from '../lib/core/format.ts';
+import { openConnection } from '../lib/db/pg.ts';
+import { backupSet, type HalfResult } from '../lib/ops/backup-set.ts';
+import { gate } from '../lib/ops/sanity.ts';
 
 await runCli(
   {
@@ -25,12 +25,13 @@ await runCli(
         if (r.backup) {
           log.success(`${r.half} backup done: ${r.backup.name}, ${humanBytes(r.backup.size)} in ${humanDuration(r.backup.durationMs)}`);
           if (!flags.json) result(r.backup.path);
-        } else log.error(r.error!);
+        } else if (r.skipped) log.info(`note: ${r.skipped}`);
+        else log.error(r.error!);
       });
     } finally {
       conn.close();
     }
-    const failed = results.filter((r) => !r.backup).map((r) => r.half);
+    const failed = results.filter((r) => r.error !== null).map((r) => r.half);
     if (flags.json) {
       const brief = (half: string) => {
         const b = results.find((r) => r.half === half)?.backup;

@@ -1,11 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Archive the media folder into a new compressed backup and print its path.
-import { runCli } from '../lib/cli.ts';
-import { backupMedia, plural } from '../lib/media.ts';
-import { chooseSet } from '../lib/writer.ts';
-import { log, result } from '../lib/log.ts';
-import { humanBytes, humanDuration } from '../lib/catalog.ts';
-import { gate } from '../lib/sanity.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes, humanDuration, plural } from '../lib/core/format.ts';
+import { backupMedia } from '../lib/media/backup.ts';
+import { gate } from '../lib/ops/sanity.ts';
+import { chooseSet } from '../lib/store/catalog.ts';
 
 await runCli(
   {

@@ -2,12 +2,13 @@
 // List the backups in the tree, newest first. Files the tool did not make are not shown. The
 // safety databases restore-db kept are asked of the server on the side: if it does not answer,
 // one note, and the files are listed all the same.
-import { runCli } from '../lib/cli.ts';
-import { listAll } from '../lib/catalog.ts';
-import { formatListing, toListed, toListedDatabase, type SafetyDatabases } from '../lib/listing.ts';
-import { log, result } from '../lib/log.ts';
-import { lookUpSafetyDatabases } from '../lib/safety-db.ts';
-import { collectStats, formatStats } from '../lib/stats.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { formatListing, toListed, toListedDatabase, type SafetyDatabases } from '../lib/core/listing.ts';
+import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
+import { collectStats } from '../lib/monitor/collect.ts';
+import { formatStats } from '../lib/monitor/stats.ts';
+import { listAll } from '../lib/store/catalog.ts';
 
 await runCli(
   {

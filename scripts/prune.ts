@@ -2,10 +2,12 @@
 // Apply the retention policies: remove the backups no policy term keeps, with their manifests,
 // and print each removed path; drop the safety databases restore-db kept beyond the snapshots
 // policy, and print each name. --dry-run shows every backup with keep/remove and why.
-import { runCli } from '../lib/cli.ts';
-import { log, result } from '../lib/log.ts';
-import { humanBytes } from '../lib/catalog.ts';
-import { formatPlan, groupLabel, pruneJson, runPrune, PruneRefusedError, type PruneOutcome } from '../lib/prune.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes } from '../lib/core/format.ts';
+import { groupLabel, type PruneOutcome } from '../lib/core/prune-plan.ts';
+import { formatPlan, pruneJson } from '../lib/core/prune-report.ts';
+import { PruneRefusedError, runPrune } from '../lib/ops/prune.ts';
 
 await runCli(
   {

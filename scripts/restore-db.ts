@@ -2,15 +2,15 @@
 // Restore a database backup. The dump is loaded into a scratch database first; only when it
 // loaded completely does it replace the live one, which is kept aside as a safety database
 // (or, with restore.databaseSafetyCopy: dump, copied to a safety file and dropped).
-import { runCli } from '../lib/cli.ts';
-import { resolveBackupArg } from '../lib/backup-arg.ts';
-import { confirm, requireConfirmable } from '../lib/confirm.ts';
-import { openConnection } from '../lib/pg.ts';
-import { restoreDatabase } from '../lib/db.ts';
-import { chooseSet } from '../lib/writer.ts';
-import { log, result } from '../lib/log.ts';
-import { totalRows } from '../lib/dump-inspector.ts';
-import { startManifestCheck } from '../lib/verify.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { resolveBackupArg } from '../lib/cli/backup-arg.ts';
+import { confirm, requireConfirmable } from '../lib/cli/confirm.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { totalRows } from '../lib/db/dump-scanner.ts';
+import { openConnection } from '../lib/db/pg.ts';
+import { restoreDatabase } from '../lib/db/restore.ts';
+import { startManifestCheck } from '../lib/ops/verify.ts';
+import { chooseSet } from '../lib/store/catalog.ts';
 
 await runCli(
   {

@@ -2,14 +2,14 @@
 // Restore a media backup. The whole archive is checked first (a hostile or damaged one changes
 // nothing), a safety snapshot of the current media is taken, and the archive is unpacked beside
 // the media and swapped in only when unpacking succeeded.
-import { runCli } from '../lib/cli.ts';
-import { startManifestCheck } from '../lib/verify.ts';
-import { resolveBackupArg } from '../lib/backup-arg.ts';
-import { confirm, requireConfirmable } from '../lib/confirm.ts';
-import { plural, restoreMedia } from '../lib/media.ts';
-import { chooseSet } from '../lib/writer.ts';
-import { log, result } from '../lib/log.ts';
-import { humanBytes } from '../lib/catalog.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { resolveBackupArg } from '../lib/cli/backup-arg.ts';
+import { confirm, requireConfirmable } from '../lib/cli/confirm.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes, plural } from '../lib/core/format.ts';
+import { restoreMedia } from '../lib/media/restore.ts';
+import { startManifestCheck } from '../lib/ops/verify.ts';
+import { chooseSet } from '../lib/store/catalog.ts';
 
 await runCli(
   {

@@ -1,8 +1,8 @@
 #!/usr/bin/env -S npx zx
 // What cron runs: lock, ping, full backup, verify, prune, log, ping. See crontab.example.
-import { runCli } from '../lib/cli.ts';
-import { setConsoleEcho } from '../lib/log.ts';
-import { runScheduled } from '../lib/scheduled.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { setConsoleEcho } from '../lib/cli/output.ts';
+import { runScheduled } from '../lib/ops/scheduled.ts';
 
 await runCli(
   {

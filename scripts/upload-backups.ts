@@ -3,12 +3,11 @@
 // rebuild a new server from them. Each file is checked there by size and sha256 before it gets
 // its name; an identical file already there is kept, a different one is never replaced.
 // `--receive` is the other end of the transfer, run by this script on the remote host.
-import { runCli } from '../lib/cli.ts';
-import { localBackupDir } from '../lib/download.ts';
-import { UsageError } from '../lib/errors.ts';
-import { humanBytes } from '../lib/catalog.ts';
-import { log, result } from '../lib/log.ts';
-import { parseReceive, receiveBackup, resolveUpload, sendBackups } from '../lib/upload.ts';
+import { runCli } from '../lib/cli/frame.ts';
+import { UsageError } from '../lib/cli/errors.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes } from '../lib/core/format.ts';
+import { parseReceive, receiveBackup, resolveUpload, sendBackups } from '../lib/remote/upload.ts';
 
 await runCli(
   {
@@ -20,7 +19,7 @@ await runCli(
     positionals: { min: 0, max: 1000 },
     remote: 'local',
   },
-  async ({ settings, flags, args }) => {
+  async ({ settings, config, flags, args }) => {
     if (flags.receive !== undefined) {
       if (settings.ssh) throw new UsageError('--receive is the remote end of upload-backups; it runs on the target host only');
       const { name, expected } = parseReceive(String(flags.receive), flags.size, flags.sha256);
@@ -35,7 +34,7 @@ await runCli(
       throw new UsageError(`environment "${settings.envName}" has no ssh target; upload to a remote environment, e.g. --env production`);
     }
     // Every name is checked before anything connects.
-    const here = localBackupDir(flags.config);
+    const here = config.localBackupDir();
     const files = args.map((a) => resolveUpload(a, here));
     return sendBackups(settings.ssh, files);
   },

@@ -2,17 +2,17 @@
 // Check backups' integrity: one line per backup on stdout, exit 1 if any fails.
 // --drill also restores the newest backups into a throwaway database and folder.
 import path from 'node:path';
-import { runCli } from '../lib/cli.ts';
-import { resolveBackupArg } from '../lib/backup-arg.ts';
-import { humanBytes, listAll, type BackupFile } from '../lib/catalog.ts';
-import { formatDrillLine, runDrill, type DrillResult } from '../lib/drill.ts';
-import { EXIT, UsageError } from '../lib/errors.ts';
-import { log, result } from '../lib/log.ts';
-import { parseBackupName } from '../lib/naming.ts';
-import { openConnection } from '../lib/pg.ts';
-import { backupFileAt, formatVerifyLine, selectForVerify, verifyBackup, type VerifyResult } from '../lib/verify.ts';
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+import { runCli } from '../lib/cli/frame.ts';
+import { resolveBackupArg } from '../lib/cli/backup-arg.ts';
+import { EXIT, UsageError } from '../lib/cli/errors.ts';
+import { log, result } from '../lib/cli/output.ts';
+import { humanBytes, plural } from '../lib/core/format.ts';
+import { parseBackupName } from '../lib/core/naming.ts';
+import { formatDrillLine, formatVerifyLine, selectForVerify, type DrillResult, type VerifyResult } from '../lib/core/verdicts.ts';
+import { openConnection } from '../lib/db/pg.ts';
+import { runDrill } from '../lib/ops/drill.ts';
+import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
+import { listAll, type BackupFile } from '../lib/store/catalog.ts';
 
 await runCli(
   {

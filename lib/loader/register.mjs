@@ -1,6 +1,10 @@
-// Lets Node 20 run the project's TypeScript: `.npmrc` puts `--import compose-backup-loader` in
-// the options of every node that npm starts, so `npx zx scripts/<op>.ts` works from a fresh clone.
-// Node 20 has no type stripping and runs module hooks on a separate thread; see hooks.mjs.
-import { register } from 'node:module';
-
-register('./hooks.mjs', import.meta.url);
+// How `npx zx scripts/<op>.ts` (and `npm test`) run TypeScript: the project's `.npmrc` puts
+// `--import compose-backup-loader` in the options of every node that npm starts, and this is it.
+// Node 22.18+ and 24 strip the types themselves (the project's code uses only erasable syntax,
+// which tsconfig's erasableSyntaxOnly enforces), so nothing is registered and stack traces name
+// the source lines as they are. Node 20, which cannot, gets tsx, the ecosystem's loader, with
+// source maps. One file, so scripts, tests and benchmarks always run through the same toolchain.
+if (!process.features.typescript) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}

@@ -1,0 +1,246 @@
+// The verdicts of the checks: is a backup what its manifest says, does a dump or an archive hold
+// what it should, did a drill restore what was backed up, does a new backup look like the
+// previous one. Pure: the facts come in (gathered by lib/ops/verify, drill and sanity), the
+// findings go out as short phrases, one per problem, and every check that was made.
+import type { DumpHeader, DumpInfo } from '../db/dump-scanner.ts';
+import { totalRows } from '../db/dump-scanner.ts';
+import type { ArchiveCheck } from '../media/listing.ts';
+import type { BackupFile } from '../store/catalog.ts';
+import type { Manifest } from '../store/manifest.ts';
+import { humanBytes } from './format.ts';
+import type { BackupKind } from './naming.ts';
+
+export interface VerifyResult {
+  name: string;
+  path: string;
+  kind: BackupKind;
+  ok: boolean;
+  /** Short phrases, one per problem found. */
+  problems: string[];
+  /** What was checked (and passed or failed), in order. */
+  checks: string[];
+  /** Whether the backup has a (readable) manifest. */
+  manifest: boolean;
+}
+
+export interface VerifyOptions {
+  /** A missing manifest is a problem (for a backup this tool has just written), not a note. */
+  requireManifest?: boolean;
+}
+
+/** A finding: problems found and what was checked. */
+export interface Finding {
+  problems: string[];
+  checks: string[];
+}
+
+export const NO_MANIFEST = 'no manifest (checked content only)';
+
+/** Pure: the file against its manifest. */
+export function judgeManifest(
+  actual: { kind: BackupKind; codec: string; size: number; sha256: string | null },
+  manifest: Manifest,
+): Finding {
+  const problems: string[] = [];
+  if (manifest.kind !== actual.kind) problems.push(`the manifest is for a ${manifest.kind} backup`);
+  if (manifest.codec !== actual.codec) problems.push(`the manifest says ${manifest.codec}, the name says ${actual.codec}`);
+  if (actual.size !== manifest.size) {
+    // A different size already proves the file changed; no need to hash it.
+    const hint = actual.size < manifest.size ? 'truncated?' : 'appended to?';
+    problems.push(`sha256 mismatch: the file changed since it was written (${actual.size} bytes, the manifest says ${manifest.size}: ${hint})`);
+  } else if (actual.sha256 !== manifest.sha256) {
+    problems.push('sha256 mismatch: the file changed since it was written');
+  }
+  return { problems, checks: ['sha256'] };
+}
+
+/** Pure: `a 1 (manifest 2), b 0 (manifest 3) and 4 more`. */
+export function describeDifferences(actual: Record<string, number>, expected: Record<string, number>, limit = 3): string | null {
+  const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  const diffs = keys
+    .filter((k) => actual[k] !== expected[k])
+    .map((k) => `${k} ${actual[k] ?? 'missing'} (manifest ${expected[k] ?? 'none'})`);
+  if (!diffs.length) return null;
+  const shown = diffs.slice(0, limit).join(', ');
+  return diffs.length > limit ? `${shown} and ${diffs.length - limit} more` : shown;
+}
+
+function tocEntries(toc: Record<string, number>): number {
+  return Object.values(toc).reduce((a, b) => a + b, 0);
+}
+
+/** Pure: what a full pass over a decompressed dump says. */
+export function judgeDump(info: DumpInfo, header: DumpHeader, manifest: Manifest | null): Finding {
+  const problems: string[] = [];
+  const checks: string[] = [];
+  if (!header.isPlainDump) {
+    problems.push('not a PostgreSQL plain-format dump');
+    return { problems, checks: ['dump header'] };
+  }
+  checks.push('footer');
+  if (!info.complete) problems.push('no completion footer (the dump was cut short)');
+  const entries = tocEntries(info.toc);
+  checks.push(`toc ${entries} entries`);
+  const expected = manifest?.database;
+  if (entries === 0 && !(expected && tocEntries(expected.toc) === 0)) {
+    problems.push('empty table of contents (the dump holds no tables)');
+  }
+  const tables = Object.keys(info.rows).length;
+  if (expected) {
+    const toc = describeDifferences(info.toc, expected.toc);
+    if (toc) problems.push(`table of contents differs from the manifest: ${toc}`);
+    const rows = describeDifferences(info.rows, expected.rows);
+    if (rows) problems.push(`row counts differ from the manifest: ${rows}`);
+    checks.push(`${totalRows(info)} rows in ${tables} tables match the manifest`);
+  } else {
+    checks.push(`${tables} tables, ${totalRows(info)} rows`);
+  }
+  return { problems, checks };
+}
+
+export interface MediaCounts {
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+export interface ArchiveListing {
+  /** Readability and restore-media's safety rules. */
+  check: ArchiveCheck;
+  /** Counted the way the manifest counts when the archive is made (lib/media CreateLog). */
+  counts: MediaCounts;
+}
+
+/** Pure: what a full listing of an archive says. */
+export function judgeArchive(listing: ArchiveListing, codec: string, manifest: Manifest | null): Finding {
+  const { check, counts } = listing;
+  const problems: string[] = [];
+  if (check.failure) {
+    // The decompressor failing means the compressed stream is damaged; tar failing, the archive.
+    const what = check.failedStage === 'decompress' ? 'decompression failed' : 'archive unreadable';
+    problems.push(`${what}: ${check.failure}`);
+    return { problems, checks: ['decompression', 'listing'] };
+  }
+  const checks = ['decompression', `listing ${check.entries} entries`, 'safety rules'];
+  if (check.unsafe) problems.push(`unsafe to restore: ${check.unsafe}`);
+  const expected = manifest?.media;
+  if (expected) {
+    const diff = describeDifferences(
+      { files: counts.files, directories: counts.directories, bytes: counts.bytes },
+      { files: expected.files, directories: expected.directories, bytes: expected.bytes },
+    );
+    if (diff) problems.push(`counts differ from the manifest: ${diff}`);
+    checks.push(`${counts.files} files, ${counts.bytes} bytes match the manifest`);
+  } else {
+    checks.push(`${counts.files} files, ${counts.bytes} bytes`);
+  }
+  return { problems, checks };
+}
+
+
+/** Pure: the one line per backup that verify prints. */
+export function formatVerifyLine(r: Pick<VerifyResult, 'name' | 'ok' | 'problems' | 'checks'>): string {
+  return r.ok ? `ok  ${r.name}  (${r.checks.join(', ')})` : `FAIL  ${r.name}: ${r.problems.join('; ')}`;
+}
+
+/**
+ * Pure: which backups a verify run covers. Default: the newest regular backup of each kind made
+ * by this environment; `all`: every backup in the tree, safety snapshots and downloaded copies too.
+ */
+export function selectForVerify(backups: BackupFile[], all: boolean): BackupFile[] {
+  if (all) return backups;
+  const own = backups.filter((b) => b.role === 'backup' && b.env === null);
+  const newest = (kind: BackupKind) => own.filter((b) => b.kind === kind).sort((a, b) => b.time.getTime() - a.time.getTime() || b.seq - a.seq)[0];
+  return [newest('database'), newest('media')].filter((b): b is BackupFile => b !== undefined);
+}
+
+
+export interface DrillPart {
+  kind: BackupKind;
+  name: string;
+  path: string;
+  ok: boolean;
+  problems: string[];
+  checks: string[];
+}
+
+export interface DrillResult {
+  ok: boolean;
+  /** One part per backup drilled (none when the tree holds no backup). */
+  parts: DrillPart[];
+}
+
+export interface DrillOptions {
+  /** The backups to drill; default: the newest regular backup of each kind of this environment. */
+  backups?: BackupFile[];
+}
+
+/** Pure: the line a drill part prints. */
+export function formatDrillLine(p: DrillPart): string {
+  return p.ok ? `ok  drill ${p.name}  (${p.checks.join(', ')})` : `FAIL  drill ${p.name}: ${p.problems.join('; ')}`;
+}
+
+
+/** Pure: a restored database's counts against what the dump (or its manifest) says it held. */
+export function judgeCounts(actual: Record<string, number>, expected: Record<string, number>, source: 'manifest' | 'dump'): string[] {
+  const diff = describeDifferences(actual, expected);
+  if (!diff) return [];
+  return [`row counts after restore differ from the ${source}: ${diff.replaceAll('(manifest ', `(${source} `)}`];
+}
+
+/** The part of the config the sanity gate reads (verify.minSizeRatio, verify.onShrink). */
+export interface VerifyPolicy {
+  minSizeRatio: number;
+  onShrink: 'fail' | 'warn';
+}
+
+export interface SanityInput {
+  size: number;
+  manifest: Manifest | null;
+}
+
+export interface SanityVerdict {
+  level: 'ok' | 'warn' | 'fail';
+  message: string;
+}
+
+function tables(m: Manifest | null): number | null {
+  return m?.database ? (m.database.toc.TABLE ?? 0) : null;
+}
+
+/** Rounded down, so a backup just under the threshold never reads as being at it. */
+function pct(ratio: number): string {
+  return `${Math.floor(ratio * 100)}%`;
+}
+
+/** Pure: is the new backup plausible next to the previous one of the same kind? */
+export function sanityCheck(next: SanityInput, previous: SanityInput | null, cfg: VerifyPolicy): SanityVerdict {
+  const problems: string[] = [];
+  if (previous && previous.size > 0 && next.size < cfg.minSizeRatio * previous.size) {
+    problems.push(
+      `it is ${pct(next.size / previous.size)} of the previous backup's size (${humanBytes(next.size)} vs ${humanBytes(previous.size)}; ` +
+        `the threshold is ${pct(cfg.minSizeRatio)}, verify.minSizeRatio)`,
+    );
+  }
+  const db = next.manifest?.database;
+  if (db) {
+    const prevTables = previous ? tables(previous.manifest) : null;
+    // A database known to be empty before may be empty still; anything else with no tables is suspect.
+    if ((db.toc.TABLE ?? 0) === 0 && prevTables !== 0) {
+      problems.push('the dump has an empty table of contents (no tables): is the right database configured?');
+    }
+    const prevRows = previous?.manifest?.database ? totalRows(previous.manifest.database) : 0;
+    if ((db.toc.TABLE ?? 0) > 0 && totalRows(db) === 0 && prevRows > 0) {
+      problems.push(`the dump holds no rows, the previous one held ${prevRows}`);
+    }
+  }
+  const media = next.manifest?.media;
+  const prevFiles = previous?.manifest?.media?.files ?? 0;
+  if (media && media.files === 0 && prevFiles > 0) {
+    problems.push(`the archive holds no files, the previous one held ${prevFiles}`);
+  }
+  if (!problems.length) return { level: 'ok', message: 'looks like the previous backup' };
+  // With nothing to compare against (a new project's empty database) it can only be a warning.
+  const level = cfg.onShrink === 'fail' && previous !== null ? 'fail' : 'warn';
+  return { level, message: problems.join('; ') };
+}

@@ -1,0 +1,121 @@
+// PostgreSQL command lines for both database modes, and the libpq environment for direct
+// mode. A password from DATABASE_URL goes into a private passfile (PGPASSFILE), never argv.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DatabaseTarget } from '../config/resolve.ts';
+import { composeExec } from '../config/compose.ts';
+import { UsageError } from '../cli/errors.ts';
+import { registerSecret } from '../cli/output.ts';
+
+export type PgTool = 'pg_dump' | 'psql';
+
+/** libpq query parameters that have an environment variable of their own. */
+const PARAM_ENV: Record<string, string> = {
+  sslmode: 'PGSSLMODE', sslrootcert: 'PGSSLROOTCERT', sslcert: 'PGSSLCERT', sslkey: 'PGSSLKEY',
+  connect_timeout: 'PGCONNECT_TIMEOUT', application_name: 'PGAPPNAME', options: 'PGOPTIONS',
+  target_session_attrs: 'PGTARGETSESSIONATTRS', host: 'PGHOST', port: 'PGPORT', user: 'PGUSER',
+};
+
+export interface ParsedUrl {
+  env: Record<string, string>;
+  password: string | null;
+}
+
+/** Pure: DATABASE_URL as libpq variables, the password kept apart. */
+export function parseDatabaseUrl(url: string): ParsedUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError('DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database)');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new UsageError(`DATABASE_URL must start with postgres:// or postgresql://, not ${u.protocol}//`);
+  }
+  const env: Record<string, string> = {};
+  const host = decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
+  if (host) env.PGHOST = host;
+  if (u.port) env.PGPORT = u.port;
+  if (u.username) env.PGUSER = decodeURIComponent(u.username);
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (db) env.PGDATABASE = db;
+  for (const [k, v] of u.searchParams) {
+    const name = PARAM_ENV[k];
+    if (!name) throw new UsageError(`DATABASE_URL parameter "${k}" is not supported; set the libpq variable instead`);
+    env[name] = v;
+  }
+  return { env, password: u.password ? decodeURIComponent(u.password) : null };
+}
+
+/** Pure: one passfile line matching any host, port, database and user. */
+export function passfileLine(password: string): string {
+  return `*:*:*:*:${password.replace(/\\/g, '\\\\').replace(/:/g, '\\:')}\n`;
+}
+
+export interface PgConnection {
+  target: DatabaseTarget;
+  /** Environment for direct-mode tools (libpq variables, PGPASSFILE). */
+  env: NodeJS.ProcessEnv;
+  close(): void;
+}
+
+/** Prepare the connection: registers the password as a secret and writes the passfile. */
+export function openConnection(target: DatabaseTarget, baseEnv: NodeJS.ProcessEnv = process.env): PgConnection {
+  const env: NodeJS.ProcessEnv = { ...baseEnv };
+  let dir: string | null = null;
+  if (target.mode === 'direct' && target.url) {
+    registerSecret(target.url);
+    const parsed = parseDatabaseUrl(target.url);
+    Object.assign(env, parsed.env);
+    if (parsed.password) {
+      registerSecret(parsed.password);
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-backup-pg-'));
+      const file = path.join(dir, 'pgpass');
+      fs.writeFileSync(file, passfileLine(parsed.password), { mode: 0o600 });
+      env.PGPASSFILE = file;
+    }
+  }
+  // The URL itself must not be inherited by children where it could be printed.
+  delete env.DATABASE_URL;
+  const close = () => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  };
+  process.once('exit', close);
+  return { target, env, close };
+}
+
+// In compose mode the container's own POSTGRES_USER / POSTGRES_DB are expanded inside the
+// container, so this side needs no credentials at all. $1 names another database (or '').
+const IN_CONTAINER = 'db="$1"; tool="$2"; shift 2; exec "$tool" -w -U "$POSTGRES_USER" --dbname "${db:-$POSTGRES_DB}" "$@"';
+
+/**
+ * Pure: argv for pg_dump / psql. `database` overrides the connection's database (a scratch
+ * database during a restore, or `postgres` for maintenance).
+ */
+export function pgArgv(target: DatabaseTarget, tool: PgTool, args: string[], database?: string): string[] {
+  if (target.mode === 'compose') {
+    return composeExec(target.compose, target.service, ['sh', '-c', IN_CONTAINER, 'sh', database ?? '', tool, ...args]);
+  }
+  return [tool, '-w', ...(database ? ['--dbname', database] : []), ...args];
+}
+
+/** Pure: the command that checks pg_dump's version. */
+export function pgDumpVersionArgv(target: DatabaseTarget): string[] {
+  if (target.mode === 'compose') return composeExec(target.compose, target.service, ['pg_dump', '--version']);
+  return ['pg_dump', '--version'];
+}
+
+/** Pure: "pg_dump (PostgreSQL) 15.20 (Debian …)" → 15; "16beta1" → 16. */
+export function parseToolMajor(versionText: string): number | null {
+  const m = /\b(\d+)(?:\.\d+)?(?:beta|rc|devel)?\d*\b/.exec(versionText.replace(/^[^)]*\)/, ''));
+  return m ? Number(m[1]) : null;
+}
+
+/** Pure: server_version_num 150020 → 15; 90624 → 9. */
+export function serverMajor(versionNum: string): number | null {
+  const n = Number(versionNum.trim());
+  if (!Number.isInteger(n) || n <= 0) return null;
+  return Math.floor(n / 10000);
+}

@@ -1,0 +1,99 @@
+// backup-media's half: the media folder archived with GNU tar (where it is: this host, or the
+// app service) and compressed on this host into a new backup file; tar's own verbose listing,
+// read as it goes by on stderr, gives the manifest its counts and warnings.
+import fs from 'node:fs';
+import { FailedError } from '../cli/errors.ts';
+import { log } from '../cli/output.ts';
+import type { MediaTarget, Settings } from '../config/resolve.ts';
+import { compressArgv } from '../core/codec.ts';
+import type { BackupRole } from '../core/naming.ts';
+import { pipelineError, runPipeline, type Stage } from '../proc/pipeline.ts';
+import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
+import { CreateLog } from './listing.ts';
+import { listingEnv, mediaArgv, tarCreateArgv, type Via } from './tar.ts';
+
+export interface MediaBackupOptions {
+  settings: Settings;
+  stamp: string;
+  seq: number;
+  role?: BackupRole;
+  /** Compose mode: the running app service (backups), or a one-off container (during a restore). */
+  via?: Via;
+}
+
+export interface MediaBackup extends WrittenBackup {
+  files: number;
+  directories: number;
+  bytes: number;
+  warnings: string[];
+}
+
+/**
+ * Whether the media folder is there to archive, before any file is made (host mode; in compose
+ * mode tar says so). The built-in default ./media may simply not exist (a fresh clone): then
+ * 'absent', which backup-full takes as "no media half"; a folder that was configured must exist.
+ */
+export function hostFolderState(target: MediaTarget): 'present' | 'absent' {
+  if (target.mode !== 'host') return 'present';
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target.path);
+  } catch {
+    if (!target.configured) return 'absent';
+    throw new FailedError(`media backup failed: media folder ${target.path} does not exist; set MEDIA_DIR or media.path in the config`, { what: 'media backup' });
+  }
+  if (!st.isDirectory()) throw new FailedError(`media backup failed: media folder ${target.path} is not a folder`, { what: 'media backup' });
+  return 'present';
+}
+
+export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup> {
+  const { settings } = opts;
+  const target = settings.media;
+  if (hostFolderState(target) === 'absent') {
+    throw new FailedError(`media backup failed: media folder ${target.path} does not exist; create it, or set MEDIA_DIR or media.path in the config`, { what: 'media backup' });
+  }
+  const tarLog = new CreateLog();
+  const role = opts.role ?? 'backup';
+  const label = role === 'snapshot' ? 'safety snapshot of the media' : 'media backup';
+  const tar: Stage = {
+    name: 'tar',
+    argv: mediaArgv(target, opts.via ?? 'exec', tarCreateArgv(target.path, target.exclude)),
+    env: listingEnv(),
+    // GNU tar exits 1 when a file changed while it was read: the archive is usable, so warn.
+    okCodes: [1],
+    onStderrLine: tarLog.line,
+  };
+  const written = await writeNewBackup({
+    backupDir: settings.backupDir,
+    kind: 'media',
+    role,
+    codec: settings.compression,
+    stamp: opts.stamp,
+    seq: opts.seq,
+    environment: settings.envName,
+    label,
+    diskMargin: settings.diskMargin,
+    fill: async (fd) => {
+      const res = await runPipeline({
+        stages: [tar, { name: settings.compression, argv: compressArgv(settings.compression, settings.compressionLevel) }],
+        stdout: fd,
+      });
+      if (res.failure) {
+        // tar's first message says what went wrong ("Cannot open: Permission denied"); the
+        // pipeline's summary would only have its last words.
+        const said = res.failure.stage === 'tar' && !res.failure.noSpace && tarLog.messages.length;
+        if (!said) throw pipelineError(label, res.failure);
+        const more = tarLog.messages.length > 1 ? ` (and ${tarLog.messages.length - 1} more tar messages)` : '';
+        throw new FailedError(`${label} failed: ${tarLog.messages[0]}${more}`, { what: label });
+      }
+      // tar always lists "./"; nothing listed means no archive was made (in compose mode
+      // `docker compose exec` also exits 1 when the service is down).
+      if (tarLog.entries === 0) throw new FailedError(`${label} failed: ${tarLog.messages[0] ?? tarLog.other ?? 'tar archived nothing'}`, { what: label });
+      return { media: { files: tarLog.files, directories: tarLog.directories, bytes: tarLog.bytes, warnings: tarLog.warnings() } };
+    },
+  });
+  const warnings = tarLog.warnings();
+  for (const w of warnings.slice(0, 20)) log.warn(w);
+  if (warnings.length > 20) log.warn(`… ${warnings.length - 20} more tar warnings (see ${written.name}.manifest.json)`);
+  return { ...written, files: tarLog.files, directories: tarLog.directories, bytes: tarLog.bytes, warnings };
+}

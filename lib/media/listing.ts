@@ -1,0 +1,237 @@
+// What is inside a media archive, read through GNU tar's own listing rather than a tar parser
+// of ours. Pure: one listing line → entry, entry → why it is unsafe, and the counters and
+// scanners that a whole listing feeds, one line at a time (lib/media/check runs tar).
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
+
+export interface ArchiveEntry {
+  type: EntryType;
+  /** The member name as stored (decoded to UTF-8; `./a/b`, `a/b/`, …). */
+  path: string;
+  /** Target of a symlink or hardlink, else null. */
+  linkTarget: string | null;
+  /** Bytes of a regular file; 0 for everything else (devices list major,minor there). */
+  size: number;
+  /** Permission bits (including setuid/setgid/sticky). */
+  mode: number;
+  /** As listed: `YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]`. */
+  mtime: string;
+}
+
+const TYPES: Record<string, EntryType> = {
+  '-': 'file',
+  d: 'dir',
+  l: 'symlink',
+  h: 'hardlink',
+  c: 'char',
+  b: 'block',
+  p: 'fifo',
+};
+
+// type+mode, owner, size (or major,minor), date, time; then the quoted name.
+const HEAD = /^(\S)([-rwxsStT]{9})\S*\s+\S+\s+(\d+|\d+,\s*\d+)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s+"/;
+
+/** Pure: one line of `tar -tvv --quoting-style=c --full-time --numeric-owner` (or `tar -cvv` stderr). */
+export function parseListingLine(line: string): ArchiveEntry | null {
+  const m = HEAD.exec(line);
+  if (!m) return null;
+  const [, typeChar, perms, sizeText, mtime] = m as unknown as [string, string, string, string, string];
+  const name = readQuoted(line, m[0].length);
+  if (!name) return null;
+  let rest = line.slice(name.end);
+  let linkTarget: string | null = null;
+  const type = TYPES[typeChar] ?? 'other';
+  if (rest.startsWith(' -> "') || rest.startsWith(' link to "')) {
+    const target = readQuoted(line, name.end + rest.indexOf('"') + 1);
+    if (!target) return null;
+    linkTarget = target.text;
+    rest = line.slice(target.end);
+  }
+  if (rest.trim() !== '') return null;
+  if ((type === 'symlink' || type === 'hardlink') && linkTarget === null) return null;
+  return {
+    type,
+    path: name.text,
+    linkTarget,
+    size: /^\d+$/.test(sizeText) ? Number(sizeText) : 0,
+    mode: parsePerms(perms),
+    mtime,
+  };
+}
+
+function parsePerms(p: string): number {
+  let mode = 0;
+  const bit = (i: number, on: string, v: number) => {
+    if (on.includes(p[i]!)) mode |= v;
+  };
+  bit(0, 'r', 0o400); bit(1, 'w', 0o200); bit(2, 'xs', 0o100); bit(2, 'sS', 0o4000);
+  bit(3, 'r', 0o040); bit(4, 'w', 0o020); bit(5, 'xs', 0o010); bit(5, 'sS', 0o2000);
+  bit(6, 'r', 0o004); bit(7, 'w', 0o002); bit(8, 'xt', 0o001); bit(8, 'tT', 0o1000);
+  return mode;
+}
+
+const SIMPLE_ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, '"': 34, '?': 63, "'": 39 };
+
+/** Reads a C-quoted string whose opening quote is just before `start`; returns the text and the index after the closing quote. */
+function readQuoted(line: string, start: number): { text: string; end: number } | null {
+  const bytes: number[] = [];
+  let i = start;
+  while (i < line.length) {
+    const ch = line[i]!;
+    if (ch === '"') return { text: Buffer.from(bytes).toString('utf8'), end: i + 1 };
+    if (ch === '\\') {
+      const next = line[i + 1];
+      if (next === undefined) return null;
+      const oct = /^[0-7]{1,3}/.exec(line.slice(i + 1, i + 4));
+      if (oct) {
+        bytes.push(parseInt(oct[0], 8) & 0xff);
+        i += 1 + oct[0].length;
+        continue;
+      }
+      const simple = SIMPLE_ESCAPES[next];
+      if (simple === undefined) return null;
+      bytes.push(simple);
+      i += 2;
+      continue;
+    }
+    // A raw (non-C-locale) listing may carry UTF-8 as is.
+    for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
+    i += 1;
+  }
+  return null;
+}
+
+/** Pure: the components of a member name or link target, without `.` and empty parts. */
+export function pathParts(p: string): string[] {
+  return p.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+/**
+ * Pure: why unpacking this entry could write or point outside the media folder, or null when
+ * it is safe. Link targets are judged lexically, which is only sound when `..` never follows a
+ * name (`a/..` depends on whether `a` is itself a link), so such targets are refused; a tree
+ * archived by tar never has them.
+ */
+export function unsafeReason(e: ArchiveEntry): string | null {
+  if (e.path.startsWith('/')) return `absolute path "${e.path}"`;
+  if (e.path.split('/').includes('..')) return `path contains ".."`;
+  if (e.type === 'char' || e.type === 'block') return `device node (${e.type === 'char' ? 'character' : 'block'} special)`;
+  if (e.type === 'fifo') return 'named pipe (fifo)';
+  if (e.type === 'other') return 'unsupported entry type';
+  if (e.type !== 'symlink' && e.type !== 'hardlink') return null;
+  const target = e.linkTarget ?? '';
+  const kind = e.type;
+  if (target === '') return `${kind} with an empty target`;
+  if (target.startsWith('/')) return `${kind} to absolute target "${target}"`;
+  const parts = pathParts(target);
+  const firstName = parts.findIndex((c) => c !== '..');
+  if (firstName !== -1 && parts.slice(firstName).includes('..')) return `${kind} target "${target}" has ".." after a name`;
+  const climbs = firstName === -1 ? parts.length : firstName;
+  // Symlinks resolve from their own folder, hardlinks from the archive root.
+  const depth = kind === 'symlink' ? pathParts(e.path).length - 1 : 0;
+  if (climbs > depth) return `${kind} pointing outside the media folder ("${target}")`;
+  if (kind === 'hardlink' && !parts.length) return 'hardlink to the archive root';
+  return null;
+}
+
+export interface ArchiveCheck {
+  ok: boolean;
+  /** Why the archive could not be read to its end (corrupt, truncated), else null. */
+  failure: string | null;
+  /** Which part could not read it: the decompressor (the compressed stream is damaged) or tar (the archive). */
+  failedStage: 'decompress' | 'tar' | null;
+  /** `entry "./x": reason` for the first unsafe entry, else null. */
+  unsafe: string | null;
+  entries: number;
+  files: number;
+  directories: number;
+  /** Sum of the regular files' sizes. */
+  bytes: number;
+}
+
+/** What a listing adds up to, counted the way people count: hardlinks are files, the root is not a folder. */
+export class EntryCounts {
+  entries = 0;
+  files = 0;
+  directories = 0;
+  bytes = 0;
+
+  add(e: ArchiveEntry): void {
+    this.entries++;
+    if (e.type === 'file' || e.type === 'hardlink') {
+      this.files++;
+      this.bytes += e.size;
+    } else if (e.type === 'dir' && pathParts(e.path).length > 0) this.directories++;
+  }
+}
+
+/** Counts entries and remembers the first unsafe one, line by line. */
+export class ListingScanner extends EntryCounts {
+  unsafe: string | null = null;
+  /** Symlinks seen so far (normalized): nothing may be unpacked through them. */
+  private readonly links = new Set<string>();
+  /** Listing lines that did not parse (each makes the archive unsafe). */
+  unparsed = 0;
+
+  line(line: string): ArchiveEntry | null {
+    if (!line) return null;
+    const e = parseListingLine(line);
+    if (!e) {
+      // A line we cannot read may be an entry we cannot judge: refuse rather than guess.
+      this.unparsed++;
+      if (!this.unsafe) this.unsafe = `listing line not understood: ${JSON.stringify(line.slice(0, 200))}`;
+      return null;
+    }
+    this.add(e);
+    if (!this.unsafe) {
+      const reason = unsafeReason(e) ?? this.throughLink(e.path) ?? (e.type === 'hardlink' ? this.throughLink(e.linkTarget ?? '', true) : null);
+      if (reason) this.unsafe = `entry "${e.path}": ${reason}`;
+    }
+    if (e.type === 'symlink') this.links.add(pathParts(e.path).join('/'));
+    return e;
+  }
+
+  /**
+   * An archive made by tar never holds a path below one of its own symlinks; a crafted one
+   * uses that to write where the link points (`a -> /etc`, then `a/passwd`).
+   */
+  private throughLink(p: string, whole = false): string | null {
+    if (!this.links.size) return null;
+    const parts = pathParts(p);
+    const upto = whole ? parts.length : parts.length - 1;
+    for (let i = 1; i <= upto; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (this.links.has(prefix)) return `${whole ? 'hardlink target' : 'path'} goes through the archive's symlink "${prefix}"`;
+    }
+    return null;
+  }
+}
+
+/** What tar said while archiving: counts from its listing, and its own messages. */
+export class CreateLog extends EntryCounts {
+  /** `tar: …` lines (warnings when tar exits 0 or 1, errors when it exits 2). */
+  messages: string[] = [];
+  /** The last line that was neither (`service "django" is not running`, a shell's complaint). */
+  other: string | null = null;
+  private dropped = 0;
+
+  line = (line: string): void => {
+    if (!line) return;
+    // tar names itself as invoked ("tar: …", "/usr/bin/tar: …").
+    const m = /^(?:\S*\/)?tar: (.*)$/.exec(line);
+    if (m) {
+      if (/Exiting with failure status/.test(line)) return;
+      if (this.messages.length < 100) this.messages.push(`tar: ${m[1]}`);
+      else this.dropped++;
+      return;
+    }
+    const e = parseListingLine(line);
+    if (e) this.add(e);
+    else this.other = line.trim().slice(0, 500) || this.other;
+  };
+
+  /** Messages for the manifest, with a count of those left out. */
+  warnings(): string[] {
+    return this.dropped ? [...this.messages, `… and ${this.dropped} more`] : [...this.messages];
+  }
+}

@@ -1,0 +1,189 @@
+// The restore drill: prove the newest backups restore, without touching anything live. The
+// database backup is loaded into a throwaway database (one transaction, stop at the first
+// error) whose row counts are compared with the manifest, then dropped; the media backup is
+// unpacked into a temporary folder whose files and bytes are compared with the manifest, then
+// removed. Both are cleaned up whatever happens.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage } from '../cli/errors.ts';
+import { log } from '../cli/output.ts';
+import type { Settings } from '../config/resolve.ts';
+import { decompressArgv } from '../core/codec.ts';
+import { humanBytes } from '../core/format.ts';
+import { roomNeeded } from '../core/room.ts';
+import { describeDifferences, judgeCounts, selectForVerify, type DrillOptions, type DrillPart, type DrillResult } from '../core/verdicts.ts';
+import { totalRows } from '../db/dump-scanner.ts';
+import { helperDbName, staleDrillDatabases } from '../db/helper-names.ts';
+import { checkLoadable, loadDump } from '../db/load.ts';
+import type { PgConnection } from '../db/pg.ts';
+import { psql, targetDatabaseName } from '../db/server.ts';
+import { quoteIdent, rowCountSql } from '../db/sql.ts';
+import { processAlive } from '../proc/pid.ts';
+import { runPipeline } from '../proc/pipeline.ts';
+import { listAll, type BackupFile } from '../store/catalog.ts';
+import { statFree } from '../store/disk.ts';
+import { readManifest, type Manifest } from '../store/manifest.ts';
+import { listArchive } from './verify.ts';
+
+async function manifestOrNull(file: string): Promise<Manifest | null> {
+  try {
+    return await readManifest(file);
+  } catch {
+    return null;
+  }
+}
+
+async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPart> {
+  const part: DrillPart = { kind: 'database', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
+  const manifest = await manifestOrNull(b.path);
+  let scratch: string | null = null;
+  const q = (sql: string, db = 'postgres') => psql(conn, sql, db);
+  try {
+    await checkLoadable(conn, b.path, b.codec);
+    const live = await targetDatabaseName(conn);
+    // A drill killed by a signal could not drop its database; the next one does.
+    const existing = (await q(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_drill\\_%'`)).split('\n').filter(Boolean);
+    for (const stale of staleDrillDatabases(existing, live, processAlive)) {
+      log.info(`drill: dropping "${stale}", left behind by an interrupted drill`);
+      await q(`DROP DATABASE IF EXISTS ${quoteIdent(stale)} WITH (FORCE)`);
+    }
+    scratch = helperDbName(live, 'drill');
+    await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`);
+    await q(`CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0`);
+    log.info(`drill: loading ${b.name} into throwaway database "${scratch}"`);
+    const loaded = await loadDump(conn, b.path, b.codec, scratch);
+    part.checks.push('loaded without error');
+    if (loaded.failure) {
+      part.problems.push(`load failed: ${loaded.failure}`);
+    } else {
+      const expected = manifest?.database?.rows ?? loaded.info?.rows ?? {};
+      const source = manifest?.database ? 'manifest' : 'dump';
+      const tables = Object.keys(expected);
+      const out = tables.length ? await q(rowCountSql(tables), scratch) : '{}';
+      const actual = JSON.parse(out || '{}') as Record<string, number>;
+      part.problems.push(...judgeCounts(actual, expected, source));
+      part.checks.push(`rows of ${tables.length} tables match the ${source} (${totalRows({ rows: expected })} rows)`);
+    }
+  } catch (err) {
+    part.problems.push(errorMessage(err));
+  } finally {
+    if (scratch) {
+      await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch((err: Error) =>
+        part.problems.push(`the throwaway database "${scratch}" could not be dropped (${err.message}); drop it by hand`),
+      );
+    }
+  }
+  part.ok = part.problems.length === 0;
+  return part;
+}
+
+export interface TreeCount {
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+/**
+ * Files, directories and bytes under `root` (not counting root), the way the manifest counts an
+ * archive: every name of a regular file is a file (tar lists a second name as a hard link), but
+ * its bytes count once. Directories are made writable on the way so the folder can always be
+ * removed afterwards.
+ */
+export async function countTree(root: string): Promise<TreeCount> {
+  const count: TreeCount = { files: 0, directories: 0, bytes: 0 };
+  const seen = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const ent of await fsp.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, ent.name);
+      const st = await fsp.lstat(p);
+      if (st.isDirectory()) {
+        count.directories++;
+        if ((st.mode & 0o700) !== 0o700) await fsp.chmod(p, (st.mode & 0o7777) | 0o700);
+        await walk(p);
+      } else if (st.isFile()) {
+        count.files++;
+        const id = `${st.dev}:${st.ino}`;
+        if (!seen.has(id)) count.bytes += st.size;
+        seen.add(id);
+      }
+    }
+  };
+  await walk(root);
+  return count;
+}
+
+async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
+  const part: DrillPart = { kind: 'media', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
+  const manifest = await manifestOrNull(b.path);
+  let dir: string | null = null;
+  try {
+    // Unpack only what restore-media would accept: the listing applies its safety rules first.
+    const listing = await listArchive(b.path, b.codec);
+    if (!listing.check.ok) {
+      part.problems.push(listing.check.failure ? `archive unreadable: ${listing.check.failure}` : `unsafe to restore: ${listing.check.unsafe}`);
+      return part;
+    }
+    const expected = manifest?.media ?? listing.counts;
+    const source = manifest?.media ? 'manifest' : 'listing';
+    const free = await statFree(tmpBase);
+    const needed = roomNeeded(expected.bytes, { ratio: 0.05, bytes: 16 * 1024 * 1024 });
+    if (free < needed) {
+      part.problems.push(`not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere`);
+      return part;
+    }
+    dir = await fsp.mkdtemp(path.join(tmpBase, 'compose-backup-drill-'));
+    log.info(`drill: unpacking ${b.name} into ${dir}`);
+    const fd = fs.openSync(b.path, 'r');
+    let res;
+    try {
+      res = await runPipeline({
+        stdin: fd,
+        stages: [
+          { name: b.codec, argv: decompressArgv(b.codec) },
+          { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'] },
+        ],
+        stdout: 'ignore',
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
+    part.checks.push('unpacked without error');
+    if (!res.ok) {
+      part.problems.push(`unpack failed: ${res.failure}`);
+    } else {
+      const got = await countTree(dir);
+      const diff = describeDifferences(
+        { files: got.files, directories: got.directories, bytes: got.bytes },
+        { files: expected.files, directories: expected.directories, bytes: expected.bytes },
+      );
+      if (diff) part.problems.push(`unpacked files differ from the ${source}: ${diff.replaceAll('(manifest ', `(${source} `)}`);
+      part.checks.push(`${got.files} files, ${humanBytes(got.bytes)} match the ${source}`);
+    }
+  } catch (err) {
+    part.problems.push(errorMessage(err));
+  } finally {
+    if (dir) {
+      await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
+      await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) =>
+        part.problems.push(`the drill folder ${dir} could not be removed (${err.message})`),
+      );
+    }
+  }
+  part.ok = part.problems.length === 0;
+  return part;
+}
+
+/**
+ * Run the drill. Problems are reported in the result, never thrown: a scheduled run logs them
+ * and pings failure. `tmpDir` (default: the system's, TMPDIR) receives the unpacked media.
+ */
+export async function runDrill(settings: Settings, conn: PgConnection, opts: DrillOptions & { tmpDir?: string } = {}): Promise<DrillResult> {
+  const backups = opts.backups ?? selectForVerify(await listAll(settings.backupDir), false);
+  const parts: DrillPart[] = [];
+  for (const b of backups) {
+    parts.push(b.kind === 'database' ? await drillDatabase(conn, b) : await drillMedia(b, opts.tmpDir ?? os.tmpdir()));
+  }
+  return { ok: parts.every((p) => p.ok), parts };
+}

@@ -1,0 +1,146 @@
+// The scheduled run, as cron starts it: lock, start ping, the backup set, checks of the new
+// files, sanity gates, an optional restore drill, retention (only after full success), the
+// Prometheus textfile, backup.log lines, and the final ping with the run's log.
+import path from 'node:path';
+import { errorMessage, LockedError } from '../cli/errors.ts';
+import { addSink, log } from '../cli/output.ts';
+import type { Settings } from '../config/resolve.ts';
+import { isDrillDay, stepLine, summarize, type StepResult } from '../core/schedule.ts';
+import { formatDrillLine } from '../core/verdicts.ts';
+import { openConnection } from '../db/pg.ts';
+import { writePrometheusTextfile } from '../monitor/collect.ts';
+import { pingerFor } from '../monitor/operation.ts';
+import { acquireLock } from '../store/lock.ts';
+import { appendLog, formatLogLine, rotateIfNeeded } from '../store/logfile.ts';
+import { ensurePrivateDir } from '../store/publish.ts';
+import { backupSet } from './backup-set.ts';
+import { runDrill } from './drill.ts';
+import { runPrune } from './prune.ts';
+import { gate } from './sanity.ts';
+import { verifyBackup } from './verify.ts';
+
+export const LOG_NAME = 'backup.log';
+export const LOCK_NAME = '.scheduled-backup.lock';
+
+/** Time one step; a thrown error makes it a failed step with the error as its detail. */
+async function step(
+  results: StepResult[],
+  name: string,
+  fn: () => Promise<Omit<StepResult, 'step' | 'durationMs'>>,
+): Promise<StepResult> {
+  const started = Date.now();
+  let r: StepResult;
+  try {
+    r = { step: name, durationMs: 0, ...(await fn()) };
+  } catch (err) {
+    r = { step: name, status: 'failed', durationMs: 0, detail: errorMessage(err) };
+  }
+  r.durationMs = Date.now() - started;
+  results.push(r);
+  (r.status === 'failed' ? log.error : r.status === 'warning' ? log.warn : log.info)(stepLine(r));
+  return r;
+}
+
+export async function runScheduled(settings: Settings, now: () => Date): Promise<number> {
+  const logPath = path.join(settings.backupDir, LOG_NAME);
+  await ensurePrivateDir(settings.backupDir);
+  const pending: string[] = [];
+  const runLines: string[] = [];
+  const detach = addSink((line) => {
+    const l = formatLogLine(new Date(), line);
+    pending.push(l);
+    runLines.push(l);
+  });
+  const flush = async () => {
+    if (pending.length) await appendLog(logPath, pending.splice(0));
+  };
+
+  let lock;
+  try {
+    lock = await acquireLock(path.join(settings.backupDir, LOCK_NAME), { env: settings.envName });
+  } catch (err) {
+    // Overlapping runs are not failures of the backup: log it, no ping, exit 75.
+    if (err instanceof LockedError) log.warn(err.message);
+    await flush();
+    detach();
+    throw err;
+  }
+  const pinger = pingerFor(settings, settings.healthchecks.url);
+  const started = Date.now();
+  const results: StepResult[] = [];
+  let ok = false;
+  try {
+    await rotateIfNeeded(logPath, { maxBytes: settings.log.maxBytes, now: now() });
+    log.info(`scheduled backup started (environment ${settings.envName}, run ${pinger.rid})`);
+    await pinger.start(runLines.join('\n'));
+    const conn = openConnection(settings.database);
+    try {
+      const halves = await backupSet(settings, conn, now());
+      for (const h of halves) {
+        const r: StepResult = {
+          step: `backup-${h.half === 'database' ? 'db' : 'media'}`,
+          status: h.backup ? 'ok' : h.skipped ? 'skipped' : 'failed',
+          durationMs: h.durationMs,
+          bytes: h.backup?.size,
+          detail: h.backup ? h.backup.name : (h.error ?? h.skipped ?? ''),
+        };
+        results.push(r);
+        (h.backup ? log.info : h.skipped ? log.warn : log.error)(stepLine(r));
+      }
+      const written = halves.flatMap((h) => (h.backup ? [h.backup] : []));
+      for (const b of written) {
+        await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
+          const v = await verifyBackup(b.path, { requireManifest: true });
+          if (!v.ok) throw new Error(`${b.name}: ${v.problems.join('; ')}`);
+          return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')})` };
+        });
+      }
+      if (written.length) {
+        await step(results, 'sanity', async () => {
+          const verdicts = await gate(settings, written);
+          const warned = verdicts.filter((v) => v.level === 'warn');
+          // gate() has logged each warning already.
+          return { status: warned.length ? 'warning' : 'ok', detail: warned.length ? `${warned.length} warning(s) above` : '' };
+        });
+      }
+      const failedSoFar = () => results.some((r) => r.status === 'failed');
+      if (isDrillDay(settings.verify.drill, now())) {
+        await step(results, 'drill', async () => {
+          const d = await runDrill(settings, conn);
+          const lines = d.parts.map(formatDrillLine);
+          if (!d.ok) throw new Error(lines.filter((l) => l.startsWith('FAIL')).join('; '));
+          return { status: 'ok', detail: lines.join('; ') };
+        });
+      }
+      if (failedSoFar()) {
+        results.push({ step: 'prune', status: 'skipped', durationMs: 0, detail: 'because a step failed: backups are kept until a run succeeds' });
+        log.warn(stepLine(results[results.length - 1]!));
+      } else {
+        await step(results, 'prune', async () => {
+          const outcome = await runPrune(settings, now());
+          const n = outcome.plan.remove.length;
+          return { status: 'ok', detail: n ? `removed ${n} old backup${n === 1 ? '' : 's'}` : 'nothing to remove' };
+        });
+      }
+    } finally {
+      conn.close();
+    }
+    if (settings.prometheusTextfile) {
+      await step(results, 'metrics', async () => ({ status: 'ok', detail: (await writePrometheusTextfile(settings, now())) ?? '' }));
+    }
+    const summary = summarize(results, Date.now() - started);
+    ok = summary.ok;
+    (ok ? log.success : log.error)(summary.line);
+  } catch (err) {
+    log.error(`scheduled backup stopped: ${errorMessage(err)}`);
+    ok = false;
+  } finally {
+    await flush().catch((err) => process.stderr.write(`cannot write ${logPath}: ${errorMessage(err)}\n`));
+    const body = runLines.join('\n');
+    if (ok) await pinger.success(body);
+    else await pinger.fail(body);
+    detach();
+    await lock.release();
+  }
+  return ok ? 0 : 1;
+}
