@@ -73,10 +73,11 @@ export const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded|ENOSPC
  */
 export function failure(what: string, err: unknown, dir?: string): FailedError {
   if (err instanceof UsageError || err instanceof DeclinedError || err instanceof LockedError) return err as never;
+  // Already worded for this step (a full disk included, with the tool's own words): kept as it is.
+  if (err instanceof FailedError && err.what === what) return err;
   if (isNoSpace(err)) {
     const where = dir ? ` on ${dir}` : '';
     return new NoSpaceError(`${what} failed: no space left${where} (the disk is full)`, { cause: err, what });
   }
-  if (err instanceof FailedError && err.what === what) return err;
   return new FailedError(`${what} failed: ${errorMessage(err)}`, { cause: err, what });
 }

@@ -133,6 +133,8 @@ export async function writeBackupFile(spec: WriteFileSpec): Promise<WrittenFile>
     progress.stop();
     await follower.abandon();
     await temp.discard();
+    // The caller judges a taken name (the same backup, or a conflict): passed on as it is.
+    if (err instanceof NameTakenError) throw err;
     throw failure(label, err, dir);
   }
 }

@@ -2,12 +2,26 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURE_BIN = path.join(ROOT, 'test/fixtures/bin');
+
+/**
+ * The `just` binary itself, from the npm package rust-just installs for this platform, as a user's
+ * own just is. Not node_modules/.bin/just: that is a Node launcher, and the tests start just in
+ * folders outside the project, where the project's loader option that `npm test` passes on in
+ * NODE_OPTIONS cannot resolve (it resolves from anywhere inside the project tree, which is where
+ * the recipes' `npx zx` runs).
+ */
+export const JUST = path.join(
+  path.dirname(createRequire(import.meta.url).resolve(`rust-just-${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}/package.json`)),
+  'bin',
+  process.platform === 'win32' ? 'just.exe' : 'just',
+);
 
 export interface RunResult {
   code: number | null;
@@ -34,9 +48,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    // NODE_OPTIONS: under `npm test` npm exports the project's `--import compose-backup-loader`, which a node
-    // program started in another folder could not resolve; npx adds it back from .npmrc.
-    if (/^(DATABASE_URL|BACKUP_DIR|MEDIA_DIR|HEALTHCHECKS_URL|BACKUP_COMPRESSION|PG[A-Z]+|NODE_TEST_CONTEXT|NODE_OPTIONS|COMPOSE_BACKUP_[A-Z_]+)$/.test(k)) continue;
+    if (/^(DATABASE_URL|BACKUP_DIR|MEDIA_DIR|HEALTHCHECKS_URL|BACKUP_COMPRESSION|PG[A-Z]+|NODE_TEST_CONTEXT|COMPOSE_BACKUP_[A-Z_]+)$/.test(k)) continue;
     env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;

@@ -1,0 +1,57 @@
+// libpq connections and PostgreSQL command lines: argv tables (direct and compose mode), URLs
+// taken apart into libpq variables, the passfile line, tool and server versions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DatabaseTarget } from '../../../lib/config/resolve.ts';
+import { parseDatabaseUrl, parseToolMajor, passfileLine, pgArgv, serverMajor } from '../../../lib/db/pg.ts';
+
+const compose = { file: '/srv/app/docker-compose.production.yml', projectDirectory: null };
+const composeDb: DatabaseTarget = { mode: 'compose', service: 'postgres', compose };
+
+test('pgArgv: direct mode', () => {
+  const direct: DatabaseTarget = { mode: 'direct', url: 'postgres://u:secret@h/d' };
+  assert.deepEqual(pgArgv(direct, 'pg_dump', []), ['pg_dump', '-w']);
+  assert.deepEqual(pgArgv(direct, 'psql', ['-c', 'select 1'], 'postgres'), ['psql', '-w', '--dbname', 'postgres', '-c', 'select 1']);
+  // The URL (and its password) never reaches argv.
+  assert.ok(!pgArgv(direct, 'pg_dump', []).join(' ').includes('secret'));
+});
+
+test('pgArgv: compose mode uses the container POSTGRES_USER / POSTGRES_DB', () => {
+  const argv = pgArgv(composeDb, 'pg_dump', ['--schema-only']);
+  assert.deepEqual(argv.slice(0, 8), ['docker', 'compose', '-f', compose.file, 'exec', '-T', 'postgres', 'sh']);
+  assert.equal(argv[8], '-c');
+  assert.match(argv[9]!, /-U "\$POSTGRES_USER" --dbname "\$\{db:-\$POSTGRES_DB\}"/);
+  assert.deepEqual(argv.slice(10), ['sh', '', 'pg_dump', '--schema-only']);
+  assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch').slice(10, 13), ['sh', 'scratch', 'psql']);
+});
+
+const urls: [string, Record<string, string>, string | null][] = [
+  ['postgres://app:pw@db.example:6543/shop', { PGHOST: 'db.example', PGPORT: '6543', PGUSER: 'app', PGDATABASE: 'shop' }, 'pw'],
+  ['postgresql://app@localhost/shop?sslmode=require', { PGHOST: 'localhost', PGUSER: 'app', PGDATABASE: 'shop', PGSSLMODE: 'require' }, null],
+  ['postgres://a%40b:p%3Aw%2F@[::1]:5432/d%20b', { PGHOST: '::1', PGPORT: '5432', PGUSER: 'a@b', PGDATABASE: 'd b' }, 'p:w/'],
+  ['postgres:///shop?host=/var/run/postgresql', { PGDATABASE: 'shop', PGHOST: '/var/run/postgresql' }, null],
+];
+
+for (const [url, env, password] of urls) {
+  test(`parseDatabaseUrl ${url}`, () => assert.deepEqual(parseDatabaseUrl(url), { env, password }));
+}
+
+test('parseDatabaseUrl refuses what it cannot honour', () => {
+  assert.throws(() => parseDatabaseUrl('mysql://x@y/z'), /must start with postgres/);
+  assert.throws(() => parseDatabaseUrl('not a url'), /not a valid URL/);
+  assert.throws(() => parseDatabaseUrl('postgres://h/d?frobnicate=1'), /parameter "frobnicate" is not supported/);
+});
+
+test('passfile escapes : and \\', () => {
+  assert.equal(passfileLine('a:b\\c'), '*:*:*:*:a\\:b\\\\c\n');
+});
+
+test('versions', () => {
+  assert.equal(parseToolMajor('pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)'), 15);
+  assert.equal(parseToolMajor('pg_dump (PostgreSQL) 9.6.24'), 9);
+  assert.equal(parseToolMajor('pg_dump (PostgreSQL) 17beta2'), 17);
+  assert.equal(parseToolMajor('15.20'), 15);
+  assert.equal(serverMajor('150020'), 15);
+  assert.equal(serverMajor('90624'), 9);
+  assert.equal(serverMajor('x'), null);
+});

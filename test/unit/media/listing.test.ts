@@ -1,0 +1,123 @@
+// tar's listing as tables: every line shape GNU tar prints, the safety rules for entries, the
+// scanner a whole listing feeds, and what tar says while archiving (CreateLog). Pure.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateLog, ListingScanner, parseListingLine, unsafeReason, type ArchiveEntry } from '../../../lib/media/listing.ts';
+
+const T = '2026-11-29 01:06:32.308754502';
+const entry = (over: Partial<ArchiveEntry>): ArchiveEntry => ({ type: 'file', path: './x', linkTarget: null, size: 0, mode: 0o644, mtime: T, ...over });
+
+test('parseListingLine reads every shape GNU tar -tvv prints', () => {
+  const table: [string, Partial<ArchiveEntry> | null][] = [
+    [`-rw-r--r-- 0/0               5 ${T} "./a b.txt"`, { type: 'file', path: './a b.txt', size: 5, mode: 0o644 }],
+    [`-rw-r--r-- 0/0 1 ${T} "./new\\nline \\303\\274\\t\\"q\\\\"`, { path: './new\nline ü\t"q\\', size: 1 }],
+    // A raw (non-C locale) listing carries UTF-8 as is.
+    [`-rw-r--r-- 0/0 1 ${T} "./ü"`, { path: './ü' }],
+    [`drwxr-xr-x 0/0 0 ${T} "./"`, { type: 'dir', path: './', mode: 0o755 }],
+    [`drwxrwxrwt 0/0 0 ${T} "./tmp/"`, { type: 'dir', mode: 0o1777 }],
+    [`-rwsr-sr-x 33/33 9 2026-11-29 01:06:32 "./suid"`, { mode: 0o6755, mtime: '2026-11-29 01:06:32', size: 9 }],
+    [`-rwSr--r-- 0/0 0 ${T} "./S"`, { mode: 0o4644 }],
+    [`lrwxrwxrwx 0/0 0 ${T} "./lnk" -> "sp ace"`, { type: 'symlink', path: './lnk', linkTarget: 'sp ace', mode: 0o777 }],
+    [`lrwxrwxrwx 0/0 0 ${T} "./a -> b" -> "c -> d"`, { type: 'symlink', path: './a -> b', linkTarget: 'c -> d' }],
+    [`hrw-r--r-- 0/0 0 ${T} "./hard" link to "./sp ace/a -> b"`, { type: 'hardlink', path: './hard', linkTarget: './sp ace/a -> b' }],
+    [`hrw-r--r-- 0/0 0 ${T} "./x link to y" link to "./z"`, { type: 'hardlink', path: './x link to y', linkTarget: './z' }],
+    [`crw-r--r-- 0/0             1,3 ${T} "./null"`, { type: 'char', size: 0 }],
+    [`brw-rw---- 0/6 8, 0 ${T} "./sda"`, { type: 'block', mode: 0o660 }],
+    [`prw-r--r-- 0/0 0 ${T} "./fifo"`, { type: 'fifo' }],
+    [`Vrw-r--r-- 0/0 0 ${T} "label"`, { type: 'other', path: 'label' }],
+    [`tar: Removing leading \`/' from member names`, null],
+    [`-rw-r--r-- 0/0 5 ${T} "./unterminated`, null],
+    [`-rw-r--r-- 0/0 5 ${T} "./x" trailing`, null],
+    [`lrwxrwxrwx 0/0 0 ${T} "./l" -> "bad\\q"`, null],
+    ['', null],
+  ];
+  for (const [line, want] of table) {
+    const got = parseListingLine(line);
+    if (want === null) {
+      assert.equal(got, null, line);
+      continue;
+    }
+    assert.ok(got, line);
+    const full = { type: 'file', linkTarget: null, mtime: T, ...want };
+    for (const [k, v] of Object.entries(full)) assert.deepEqual(got[k as keyof ArchiveEntry], v, `${line}: ${k}`);
+  }
+});
+
+test('unsafeReason: absolute, .., devices, fifos, links that leave the root', () => {
+  const table: [Partial<ArchiveEntry>, RegExp | null][] = [
+    [{ path: './ok/file' }, null],
+    [{ path: 'ok/file' }, null],
+    [{ path: './a..b/..c' }, null],
+    [{ path: '/etc/x' }, /^absolute path "\/etc\/x"$/],
+    [{ path: '../escape' }, /path contains "\.\."/],
+    [{ path: './a/../../b' }, /path contains "\.\."/],
+    [{ type: 'char', path: './null' }, /device node \(character special\)/],
+    [{ type: 'block', path: './sda' }, /device node \(block special\)/],
+    [{ type: 'fifo', path: './p' }, /named pipe/],
+    [{ type: 'other', path: './v' }, /unsupported/],
+    [{ type: 'symlink', path: './l', linkTarget: 'sub/file' }, null],
+    [{ type: 'symlink', path: './l', linkTarget: '.' }, null],
+    [{ type: 'symlink', path: './d/l', linkTarget: '..' }, null],
+    [{ type: 'symlink', path: './d/l', linkTarget: '../other/f' }, null],
+    [{ type: 'symlink', path: './d/e/l', linkTarget: '../../f' }, null],
+    [{ type: 'symlink', path: './l', linkTarget: '..' }, /symlink pointing outside the media folder/],
+    [{ type: 'symlink', path: './d/l', linkTarget: '../../etc/passwd' }, /symlink pointing outside/],
+    [{ type: 'symlink', path: './l', linkTarget: '/etc/passwd' }, /symlink to absolute target "\/etc\/passwd"/],
+    [{ type: 'symlink', path: './l', linkTarget: 'a/../..' }, /has "\.\." after a name/],
+    [{ type: 'symlink', path: './d/l', linkTarget: 'a/..' }, /has "\.\." after a name/],
+    [{ type: 'symlink', path: './l', linkTarget: '' }, /empty target/],
+    [{ type: 'hardlink', path: './h', linkTarget: './sub/f' }, null],
+    [{ type: 'hardlink', path: './d/h', linkTarget: 'f' }, null],
+    [{ type: 'hardlink', path: './d/h', linkTarget: '../outside/secret' }, /hardlink pointing outside/],
+    [{ type: 'hardlink', path: './h', linkTarget: '/etc/shadow' }, /hardlink to absolute target/],
+    [{ type: 'hardlink', path: './h', linkTarget: '.' }, /hardlink to the archive root/],
+  ];
+  for (const [e, want] of table) {
+    const got = unsafeReason(entry(e));
+    if (want === null) assert.equal(got, null, JSON.stringify(e));
+    else assert.match(got ?? '(safe)', want, JSON.stringify(e));
+  }
+});
+
+test('ListingScanner: counts, nothing below an archived symlink, unreadable lines refused', () => {
+  const s = new ListingScanner();
+  for (const l of [
+    `drwxr-xr-x 0/0 0 ${T} "./"`,
+    `drwxr-xr-x 0/0 0 ${T} "./d/"`,
+    `-rw-r--r-- 0/0 10 ${T} "./d/f"`,
+    `hrw-r--r-- 0/0 0 ${T} "./d/g" link to "./d/f"`,
+    `lrwxrwxrwx 0/0 0 ${T} "./a" -> "."`,
+    `lrwxrwxrwx 0/0 0 ${T} "./ab" -> "d"`,
+    '',
+  ]) s.line(l);
+  assert.deepEqual({ e: s.entries, f: s.files, d: s.directories, b: s.bytes, u: s.unsafe }, { e: 6, f: 2, d: 1, b: 10, u: null });
+  // `a -> .` is harmless alone, but `a/b -> ../x` would land outside once `a` resolves.
+  s.line(`lrwxrwxrwx 0/0 0 ${T} "./a/b" -> "../outside"`);
+  assert.equal(s.unsafe, `entry "./a/b": path goes through the archive's symlink "a"`);
+  const h = new ListingScanner();
+  h.line(`lrwxrwxrwx 0/0 0 ${T} "./s" -> "d"`);
+  h.line(`hrw-r--r-- 0/0 0 ${T} "./h" link to "./s/f"`);
+  assert.match(h.unsafe ?? '', /hardlink target goes through the archive's symlink "s"/);
+  const u = new ListingScanner();
+  u.line('something else entirely');
+  assert.match(u.unsafe ?? '', /listing line not understood/);
+});
+
+test('CreateLog: counts from the listing, tar\'s own messages as warnings, the rest cut at 100', () => {
+  const log = new CreateLog();
+  for (const l of [
+    `drwxr-xr-x 0/0 0 ${T} "./"`,
+    `drwxr-xr-x 0/0 0 ${T} "./d/"`,
+    `-rw-r--r-- 0/0 7 ${T} "./d/f"`,
+    `hrw-r--r-- 0/0 0 ${T} "./d/g" link to "./d/f"`,
+    'tar: "./d/f": file changed as we read it',
+    '/usr/bin/tar: "./x": Cannot open: Permission denied',
+    'tar: Exiting with failure status due to previous errors',
+  ]) log.line(l);
+  assert.deepEqual({ f: log.files, d: log.directories, b: log.bytes, e: log.entries }, { f: 2, d: 1, b: 7, e: 4 });
+  assert.deepEqual(log.warnings(), ['tar: "./d/f": file changed as we read it', 'tar: "./x": Cannot open: Permission denied']);
+  const many = new CreateLog();
+  for (let i = 0; i < 105; i++) many.line(`tar: "./f${i}": file changed as we read it`);
+  assert.equal(many.warnings().length, 101);
+  assert.equal(many.warnings()[100], '… and 5 more');
+});

@@ -1,0 +1,24 @@
+// Where media commands run and what they are, as tables of argv: the archiving tar, the
+// compose wrappers, and the in-place script's actions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MediaTarget } from '../../../lib/config/resolve.ts';
+import { EXTRACT_FLAGS, mediaArgv, tarCreateArgv } from '../../../lib/media/tar.ts';
+import { MEDIA_SCRIPT, scriptArgv } from '../../../lib/media/swap.ts';
+
+const hostTarget = (p: string, exclude: string[] = []): MediaTarget => ({ mode: 'host', path: p, exclude, configured: true });
+const composeTarget: MediaTarget = { mode: 'compose', service: 'django', path: '/app/app/media', exclude: [], compose: { file: '/srv/app/production.yml', projectDirectory: null }, configured: true };
+
+test('command lines: tar create, where commands run, the script actions', () => {
+  assert.deepEqual(tarCreateArgv('/srv/media', ['cache/*', '*.tmp']), [
+    'env', 'LC_ALL=C', 'tar', '-c', '-f', '-', '--format=posix', '--pax-option=delete=atime,delete=ctime',
+    '-vv', '--quoting-style=c', '--full-time', '--numeric-owner',
+    '--anchored', '--exclude=./.compose-backup-staging-*', '--exclude=./.compose-backup-old-*', '--no-anchored',
+    '--exclude=cache/*', '--exclude=*.tmp', '-C', '/srv/media', '.',
+  ]);
+  assert.deepEqual(mediaArgv(hostTarget('/m'), 'exec', ['tar', '-c']), ['tar', '-c']);
+  assert.deepEqual(mediaArgv(composeTarget, 'exec', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'exec', '-T', 'django', 'tar', '-c']);
+  assert.deepEqual(mediaArgv(composeTarget, 'run', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django', 'tar', '-c']);
+  assert.deepEqual(scriptArgv(composeTarget, 'unpack', 'tok', EXTRACT_FLAGS).slice(-9), ['django', 'sh', '-c', MEDIA_SCRIPT, 'sh', 'unpack', '/app/app/media', 'tok', ...EXTRACT_FLAGS].slice(-9));
+  assert.deepEqual(scriptArgv(hostTarget('/m'), 'commit', 'tok'), ['sh', '-c', MEDIA_SCRIPT, 'sh', 'commit', '/m', 'tok']);
+});
