@@ -1,12 +1,11 @@
 // Where backup-db's time goes past the launcher (not part of npm test):
-//   node --import tsx bench/datapath.ts [--size-mb 560] [--rounds 5]
+//   npm run bench:datapath -- [--size-mb 560] [--rounds 5]
 // Runs the dump's data path alone, in a fresh Node process per run, with the project's own
 // runPipeline and followFile, adding one part at a time: pg_dump → zstd joined by descriptor
 // (Node only waits); the same with the file hashed and flushed as it grows (what backup-media
-// does); Node shown a copy of the dump made by the kernel (lib/tee-stdout.pl), then scanned by
-// the DumpScanner, then hashed too (backup-db's data path); and the same through Node's own
-// relay (the fallback where perl is missing). Each is timed against the hand pipeline
-// `pg_dump | zstd -T0 > file` in the same round, alternating, with the Node process's own CPU
+// does); the dump relayed through Node (the pipeline's tap); relayed and scanned by the
+// DumpScanner; relayed, scanned and hashed (backup-db's data path). Each is timed against the
+// hand pipeline `pg_dump | zstd -T0 -3 > file && sync file` in the same round, alternating, with the Node process's own CPU
 // time beside it, and that of every process but the server's (steadier than wall time on a
 // shared machine). Uses the database bench/db.ts makes (cb_bench_<size>).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,14 +13,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arg, benchDbName, fmt, median, must, PG, psql, time } from './common.ts';
-import { compressArgv } from '../lib/codec.ts';
-import { DumpScanner } from '../lib/dump-inspector.ts';
-import { followFile } from '../lib/follow.ts';
-import { runPipeline } from '../lib/pipeline.ts';
+import { compressArgv } from '../lib/core/codec.ts';
+import { DumpScanner } from '../lib/db/dump-scanner.ts';
+import { runPipeline } from '../lib/proc/pipeline.ts';
+import { followFile } from '../lib/store/follow.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/datapath');
-const MODES = ['fd', 'fd+hash', 'tee', 'tee+scan', 'tee+scan+hash', 'relay', 'relay+scan+hash'] as const;
+const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash'] as const;
 type Mode = (typeof MODES)[number];
 
 /** One run of one mode, in this process: prints {ms, nodeS, allS} (wall ms, CPU seconds of Node, of Node and its children) as JSON. */
@@ -41,10 +40,10 @@ async function runOne(mode: Mode, db: string): Promise<void> {
       { name: 'zstd', argv: compressArgv('zstd', null) },
     ],
     stdout: fd,
-    observe: mode.startsWith('fd') ? undefined : { after: 0, onData: mode.includes('scan') ? (c) => scanner.push(c) : () => {}, via: mode.startsWith('tee') ? 'kernel' : 'relay' },
+    tap: mode.startsWith('fd') ? undefined : { after: 0, look: mode.includes('scan') ? (c) => scanner.push(c) : () => {} },
   });
   if (mode.includes('scan') && !scanner.finish().complete) throw new Error('the scanner did not see the footer');
-  if (!res.ok) throw new Error(res.failure ?? 'failed');
+  if (!res.ok) throw new Error(res.failure?.message ?? 'failed');
   if (follower) await follower.finish(true);
   else fs.fsyncSync(fd);
   fs.closeSync(fd);
@@ -66,7 +65,7 @@ async function main(): Promise<void> {
   const sizeMb = arg('size-mb', 560);
   const db = benchDbName(sizeMb);
   if (modeAt >= 0) return runOne(process.argv[modeAt + 1] as Mode, db);
-  if (psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`) !== '1') throw new Error(`database ${db} is missing: run node --import tsx bench/db.ts --size-mb ${sizeMb} --prepare-only first`);
+  if (psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`) !== '1') throw new Error(`database ${db} is missing: run npm run bench:db -- --size-mb ${sizeMb} --prepare-only first`);
   fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(OUT, { recursive: true });
   const rounds = arg('rounds', 5);
@@ -75,7 +74,7 @@ async function main(): Promise<void> {
   const all: Record<string, number[]> = { hand: [] };
   for (const m of MODES) (wall[m] = []), (cpu[m] = []), (all[m] = []);
   for (let r = 0; r < rounds; r++) {
-    const hand = must(await time(['sh', '-c', `pg_dump -d ${db} | zstd -q -T0 > ${OUT}/hand.sql.zst`], PG), 'hand');
+    const hand = must(await time(['sh', '-c', `pg_dump -d ${db} | zstd -q -T0 -3 > ${OUT}/hand.sql.zst && sync ${OUT}/hand.sql.zst`], PG), 'hand');
     wall.hand!.push(hand.ms);
     all.hand!.push(hand.cpuS);
     for (const m of MODES) {
@@ -91,8 +90,8 @@ async function main(): Promise<void> {
   }
   const hand = median(wall.hand!);
   console.log(`${db}; ${rounds} rounds, medians; launcher, version checks and manifest not included`);
-  console.log('CPU: of Node alone, and of every process but the server (pg_dump, zstd, perl, Node)');
-  console.log(`hand pg_dump | zstd -T0 > file   ${fmt(hand)}                  CPU all ${median(all.hand!).toFixed(2)} s`);
+  console.log('CPU: of Node alone, and of every process but the server (pg_dump, zstd, Node)');
+  console.log(`hand pg_dump | zstd > f && sync   ${fmt(hand)}                  CPU all ${median(all.hand!).toFixed(2)} s`);
   for (const m of MODES) {
     console.log(
       `${m.padEnd(32)} ${fmt(median(wall[m]!))}   ${(median(wall[m]!) / hand).toFixed(2)}x hand   CPU Node ${median(cpu[m]!).toFixed(2)} s, all ${median(all[m]!).toFixed(2)} s`,

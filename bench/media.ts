@@ -1,5 +1,5 @@
 // Benchmark of backup-media and restore-media (not part of npm test):
-//   node --import tsx bench/media.ts [--size-mb 300] [--rounds 3]
+//   npm run bench:media -- [--size-mb 300] [--rounds 3]
 // Generates (once, deterministically, into bench/out/media-tree-<size>) a media tree shaped like
 // real uploads: mostly incompressible images of 50 KB–5 MB with their thumbnails, some
 // compressible documents, a few thousand files in dated folders. Then times, alternating in one
