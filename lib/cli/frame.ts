@@ -5,9 +5,8 @@
 import { checkComposeServices } from '../config/compose.ts';
 import { loadConfig, type Config } from '../config/load.ts';
 import type { Settings } from '../config/resolve.ts';
-import { monitorOperation, type Monitor } from '../monitor/operation.ts';
+import type { Monitor } from '../monitor/operation.ts';
 import { installStopHandlers } from '../proc/signals.ts';
-import { runRemote } from '../remote/dispatch.ts';
 import { BackupError, errorMessage, EXIT, UsageError } from './errors.ts';
 import { parseFlags, scriptArgs, usageText, type CliSpec, type CommonFlags } from './flags.ts';
 import { log, redact } from './output.ts';
@@ -66,12 +65,14 @@ export async function runCli(spec: CliSpec, body: Body): Promise<void> {
     const config = loadConfig(flags.config);
     const settings = config.settings(flags.env);
     // On the remote host itself settings.ssh is null (COMPOSE_BACKUP_ON_HOST, lib/config/resolve).
+    // Loaded only when used: every module is start-up time for every run.
     if (settings.ssh && (spec.remote ?? 'dispatch') === 'dispatch') {
+      const { runRemote } = await import('../remote/dispatch.ts');
       process.exitCode = await runRemote({ op: spec.name, raw, args, yes: flags.yes, settings: { ...settings, ssh: settings.ssh } });
       return;
     }
     if (!settings.ssh) checkComposeServices(settings);
-    monitor = await monitorOperation(settings, spec.name);
+    if (settings.healthchecks.checks[spec.name]) monitor = await (await import('../monitor/operation.ts')).monitorOperation(settings, spec.name);
     const code = await body({ spec, flags, args, config, settings, now: clock(process.env) });
     process.exitCode = process.exitCode || (code ?? EXIT.ok);
   } catch (err) {

@@ -1,9 +1,5 @@
 // Backup file names: the only files the tool ever modifies or deletes are the ones whose
 // names parse here. Everything is pure; `now` comes from the caller.
-import dayjs from 'dayjs';
-import utc from 'dayjs/plugin/utc.js';
-
-dayjs.extend(utc);
 
 export type BackupKind = 'database' | 'media';
 /** A regular backup, or the safety copy a restore takes of what it replaces. */
@@ -25,7 +21,6 @@ export interface BackupName {
   env: string | null;
 }
 
-const STAMP_FORMAT = 'YYYY_MM_DD[T]HH_mm_ss';
 const STAMP = '(\\d{4})_(\\d{2})_(\\d{2})T(\\d{2})_(\\d{2})_(\\d{2})';
 const SEQ = '(?:-([2-9]|[1-9]\\d+))?';
 const EXT = { zstd: 'zst', gzip: 'gz' } as const;
@@ -43,7 +38,8 @@ const BARE = new RegExp(`^${SHAPES}$`);
 const PREFIXED = new RegExp(`^([a-z][a-z0-9-]*)_${SHAPES}$`);
 
 export function formatStamp(date: Date): string {
-  return dayjs(date).utc().format(STAMP_FORMAT);
+  // `YYYY_MM_DDTHH_MM_SS` in UTC: the ISO form with its separators swapped.
+  return date.toISOString().slice(0, 19).replace(/[-:]/g, '_');
 }
 
 export function parseStamp(stamp: string): Date | null {
