@@ -16,16 +16,12 @@ await runCli(
   },
   async ({ settings, flags, now }) => {
     const conn = openConnection(settings.database);
-    try {
-      const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['database']);
-      log.info(`backing up the database (${settings.envName}, ${settings.database.mode} mode)`);
-      const b = await backupDatabase({ settings, conn, stamp, seq });
-      log.success(`${b.name}: ${humanBytes(b.size)} in ${humanDuration(b.durationMs)}`);
-      result(flags.json ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs }) : b.path);
-      // After the path is printed: a backup that trips the gate is kept, and the run fails.
-      await gate(settings, b);
-    } finally {
-      conn.close();
-    }
+    const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['database']);
+    log.info(`backing up the database (${settings.envName}, ${settings.database.mode} mode)`);
+    const b = await backupDatabase({ settings, conn, stamp, seq });
+    log.success(`${b.name}: ${humanBytes(b.size)} in ${humanDuration(b.durationMs)}`);
+    result(flags.json ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs }) : b.path);
+    // After the path is printed: a backup that trips the gate is kept, and the run fails.
+    await gate(settings, b);
   },
 );

@@ -18,19 +18,14 @@ await runCli(
   async ({ settings, flags, now }) => {
     // A malformed DATABASE_URL is bad usage (exit 2) before either half starts.
     const conn = openConnection(settings.database);
-    let results: HalfResult[];
-    try {
-      log.info(`backing up the database, then the media (${settings.envName})`);
-      results = await backupSet(settings, conn, now(), (r) => {
-        if (r.backup) {
-          log.success(`${r.half} backup done: ${r.backup.name}, ${humanBytes(r.backup.size)} in ${humanDuration(r.backup.durationMs)}`);
-          if (!flags.json) result(r.backup.path);
-        } else if (r.skipped) log.info(`note: ${r.skipped}`);
-        else log.error(r.error!);
-      });
-    } finally {
-      conn.close();
-    }
+    log.info(`backing up the database, then the media (${settings.envName})`);
+    const results: HalfResult[] = await backupSet(settings, conn, now(), (r) => {
+      if (r.backup) {
+        log.success(`${r.half} backup done: ${r.backup.name}, ${humanBytes(r.backup.size)} in ${humanDuration(r.backup.durationMs)}`);
+        if (!flags.json) result(r.backup.path);
+      } else if (r.skipped) log.info(`note: ${r.skipped}`);
+      else log.error(r.error!);
+    });
     const failed = results.filter((r) => r.error !== null).map((r) => r.half);
     if (flags.json) {
       const brief = (half: string) => {

@@ -29,7 +29,6 @@ await runCli(
     const [backups, found] = await Promise.all([listAll(settings.backupDir), lookUpSafetyDatabases(settings.database, { sizes: true })]);
     let safety: SafetyDatabases | null = null;
     if (found.ok) {
-      found.conn.close();
       safety = { live: found.live, databases: found.databases };
     } else log.info(`note: safety databases not listed (${found.reason})`);
     if (flags.json) {

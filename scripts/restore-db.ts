@@ -1,16 +1,19 @@
 #!/usr/bin/env -S npx zx
-// Restore a database backup. The dump is loaded into a scratch database first; only when it
-// loaded completely does it replace the live one, which is kept aside as a safety database
-// (or, with restore.databaseSafetyCopy: dump, copied to a safety file and dropped).
-import { runCli } from '../lib/cli/frame.ts';
+// Restore a database backup. The file is opened once and checked whole (its manifest, only what
+// pg_dump writes, its footer, the server's version) before the question; it is loaded into a
+// scratch database as the least privileged role that can, and only when it loaded completely, and
+// is byte for byte what was checked, does it replace the live one, which is kept aside as a safety
+// database (or, with restore.databaseSafetyCopy: dump, copied to a safety file and dropped).
 import { resolveBackupArg } from '../lib/cli/backup-arg.ts';
+import { runCli } from '../lib/cli/frame.ts';
 import { confirm, requireConfirmable } from '../lib/cli/confirm.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { totalRows } from '../lib/db/dump-scanner.ts';
 import { openConnection } from '../lib/db/pg.ts';
 import { restoreDatabase } from '../lib/db/restore.ts';
-import { startManifestCheck } from '../lib/ops/verify.ts';
+import { manifestForRestore } from '../lib/ops/verify.ts';
 import { chooseSet } from '../lib/store/catalog.ts';
+import { openSource } from '../lib/store/source.ts';
 
 await runCli(
   {
@@ -22,20 +25,19 @@ await runCli(
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'database');
     requireConfirmable({ action: `Replacing the database (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
-    // A file altered since it was written is refused before the question and the safety copy;
-    // its content (decompression, SQL, footer) is checked by the load into the scratch database.
-    // Started now: it runs beside the other checks.
-    const checksum = startManifestCheck(file.path);
-    const conn = openConnection(settings.database);
+    const manifest = await manifestForRestore(file.path, file.parsed.name);
+    const src = openSource(file.path);
     try {
+      const conn = openConnection(settings.database);
       const { stamp } = await chooseSet(settings.backupDir, now(), ['database'], 'snapshot');
       const r = await restoreDatabase({
         settings,
         conn,
-        file: file.path,
+        src,
+        name: file.parsed.name,
         codec: file.parsed.codec,
+        manifest,
         stamp,
-        checksum,
         confirm: (database) =>
           confirm({
             action: `This replaces database "${database}" (${settings.envName}) with ${file.parsed.name}`,
@@ -54,7 +56,7 @@ await runCli(
       if (flags.json) result(JSON.stringify({ database, restoredFrom: file.path, safetyCopy, safetyDatabase, rows }));
       else if (safetyCopy ?? safetyDatabase) result((safetyCopy ?? safetyDatabase)!);
     } finally {
-      conn.close();
+      src.close();
     }
   },
 );

@@ -10,6 +10,7 @@ import { humanBytes, plural } from '../lib/core/format.ts';
 import { parseBackupName } from '../lib/core/naming.ts';
 import { formatDrillLine, formatVerifyLine, selectForVerify, type DrillResult, type VerifyResult } from '../lib/core/verdicts.ts';
 import { openConnection } from '../lib/db/pg.ts';
+import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
 import { runDrill } from '../lib/ops/drill.ts';
 import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
 import { listAll, type BackupFile } from '../lib/store/catalog.ts';
@@ -26,7 +27,10 @@ await runCli(
     booleans: ['all', 'drill'],
     positionals: { min: 0, max: 1 },
   },
-  async ({ settings, flags, args }) => {
+  async ({ settings, flags, args, now }) => {
+    // Like every operation that touches the database: repair what a killed run left there, when the
+    // server can be reached (verify itself reads only files, so an unreachable one is no failure).
+    if (!settings.ssh) await lookUpSafetyDatabases(settings.database);
     const arg = args[0];
     if (arg !== undefined && flags.all) throw new UsageError('give either a backup or --all, not both');
     let targets: BackupFile[];
@@ -35,7 +39,7 @@ await runCli(
       const kind = parseBackupName(path.basename(arg))?.kind ?? 'database';
       targets = [await backupFileAt(resolveBackupArg(arg, settings.backupDir, kind).path)];
     } else {
-      targets = selectForVerify(await listAll(settings.backupDir), Boolean(flags.all));
+      targets = selectForVerify(await listAll(settings.backupDir), Boolean(flags.all), now());
     }
     if (!targets.length) {
       log.warn(`nothing to verify: no backups of environment "${settings.envName}" in ${settings.backupDir}`);
@@ -54,13 +58,8 @@ await runCli(
     let drill: DrillResult | null = null;
     if (flags.drill) {
       // A named backup is drilled itself; otherwise the newest of each kind, whatever --all says.
-      const drilled = arg !== undefined ? targets : selectForVerify(targets, false);
-      const conn = openConnection(settings.database);
-      try {
-        drill = await runDrill(settings, conn, { backups: drilled });
-      } finally {
-        conn.close();
-      }
+      const drilled = arg !== undefined ? targets : selectForVerify(targets, false, now());
+      drill = await runDrill(openConnection(settings.database), drilled);
       if (!flags.json) for (const p of drill.parts) result(formatDrillLine(p));
     }
 

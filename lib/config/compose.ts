@@ -42,12 +42,12 @@ export function checkComposeServices(settings: Settings): void {
       try {
         text = fs.readFileSync(w.file, 'utf8');
       } catch (err) {
-        throw new UsageError(`cannot read compose file ${w.file}: ${(err as Error).message}`);
+        throw new UsageError(`cannot read compose file ${w.file}: ${(err as Error).message}`, { cause: err });
       }
       try {
         services = composeServices(text);
       } catch (err) {
-        throw new UsageError(`compose file ${w.file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+        throw new UsageError(`compose file ${w.file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
       }
       cache.set(w.file, services);
     }

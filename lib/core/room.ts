@@ -61,3 +61,12 @@ export function estimateFromBackups(files: readonly (BackupName & { size: number
   const pick = newest(local.filter((f) => f.role === role)) ?? newest(local);
   return pick ? pick.size : null;
 }
+
+/** `df -P -k` output: the Available column of its last line, in bytes; null when it is not df's. */
+export function parseDfAvailable(text: string): number | null {
+  const last = text.trim().split('\n').pop() ?? '';
+  const fields = last.trim().split(/\s+/);
+  // Filesystem 1024-blocks Used Available Capacity Mounted-on (the filesystem's name may hold spaces).
+  const available = fields[fields.length - 3];
+  return available !== undefined && /^\d+$/.test(available) && fields.length >= 6 ? Number(available) * 1024 : null;
+}

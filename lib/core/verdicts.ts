@@ -36,6 +36,9 @@ export interface Finding {
 
 export const NO_MANIFEST = 'no manifest (checked content only)';
 
+/** How far ahead of the clock a backup's name may be and still count (clocks of hosts differ a little). */
+const FUTURE_SLACK_MS = 5 * 60_000;
+
 /** Pure: the file against its manifest. */
 export function judgeManifest(
   actual: { kind: BackupKind; codec: string; size: number; sha256: string | null },
@@ -147,9 +150,10 @@ export function formatVerifyLine(r: Pick<VerifyResult, 'name' | 'ok' | 'problems
  * Pure: which backups a verify run covers. Default: the newest regular backup of each kind made
  * by this environment; `all`: every backup in the tree, safety snapshots and downloaded copies too.
  */
-export function selectForVerify(backups: BackupFile[], all: boolean): BackupFile[] {
+export function selectForVerify(backups: BackupFile[], all: boolean, now: Date): BackupFile[] {
   if (all) return backups;
-  const own = backups.filter((b) => b.role === 'backup' && b.env === null);
+  // A file named as if it were made in the future (planted, or a clock gone wrong) is not "the newest".
+  const own = backups.filter((b) => b.role === 'backup' && b.env === null && b.time.getTime() <= now.getTime() + FUTURE_SLACK_MS);
   const newest = (kind: BackupKind) => own.filter((b) => b.kind === kind).sort((a, b) => b.time.getTime() - a.time.getTime() || b.seq - a.seq)[0];
   return [newest('database'), newest('media')].filter((b): b is BackupFile => b !== undefined);
 }
@@ -168,11 +172,6 @@ export interface DrillResult {
   ok: boolean;
   /** One part per backup drilled (none when the tree holds no backup). */
   parts: DrillPart[];
-}
-
-export interface DrillOptions {
-  /** The backups to drill; default: the newest regular backup of each kind of this environment. */
-  backups?: BackupFile[];
 }
 
 /** Pure: the line a drill part prints. */

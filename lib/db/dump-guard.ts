@@ -81,6 +81,11 @@ export class DumpGuard {
   private readonly owners = new Set<string>();
   private readonly extensions = new Set<string>();
 
+  /** Whether something was refused already (the rest of the file is not read). */
+  get refused(): boolean {
+    return this.refusedAt !== null;
+  }
+
   push(chunk: Buffer): void {
     let pos = 0;
     while (pos < chunk.length && !this.refusedAt) {

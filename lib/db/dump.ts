@@ -9,7 +9,8 @@ import { pipelineError, runPipeline } from '../proc/pipeline.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { DumpScanner, FOOTER, type DumpInfo } from './dump-scanner.ts';
 import { pgArgv, type PgConnection } from './pg.ts';
-import { databaseSizeBytes, preflight, targetDatabaseName } from './server.ts';
+import { repairDatabase, survey } from './repair.ts';
+import { databaseSizeBytes, preflight } from './server.ts';
 
 export interface DbBackupOptions {
   settings: Settings;
@@ -26,8 +27,11 @@ export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBack
   const label = opts.role === 'snapshot' ? 'safety copy of the database' : 'database backup';
   let dbName: string;
   try {
-    await preflight(conn, opts.database);
-    dbName = opts.database ?? (await targetDatabaseName(conn));
+    // What a killed restore left (a live database refusing connections) is repaired before the dump.
+    const surveyed = survey(conn);
+    await preflight(conn, surveyed);
+    const s = await repairDatabase(conn, await surveyed);
+    dbName = opts.database ?? s.live;
   } catch (err) {
     throw failure(label, err);
   }

@@ -1,8 +1,6 @@
 // PostgreSQL command lines for both database modes, and the libpq environment for direct
-// mode. A password from DATABASE_URL goes into a private passfile (PGPASSFILE), never argv.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// mode. A password from DATABASE_URL reaches pg_dump and psql as PGPASSWORD in their own
+// environment only: never argv, never a file that a killed run could leave behind.
 import type { DatabaseTarget } from '../config/resolve.ts';
 import { composeExec } from '../config/compose.ts';
 import { UsageError } from '../cli/errors.ts';
@@ -34,71 +32,67 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
     throw new UsageError(`DATABASE_URL must start with postgres:// or postgresql://, not ${u.protocol}//`);
   }
   const env: Record<string, string> = {};
-  const host = decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
+  const host = decodePart(u.hostname, 'host').replace(/^\[(.*)\]$/, '$1');
   if (host) env.PGHOST = host;
   if (u.port) env.PGPORT = u.port;
-  if (u.username) env.PGUSER = decodeURIComponent(u.username);
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (u.username) env.PGUSER = decodePart(u.username, 'user name');
+  const db = decodePart(u.pathname.replace(/^\//, ''), 'database name');
   if (db) env.PGDATABASE = db;
   for (const [k, v] of u.searchParams) {
     const name = PARAM_ENV[k];
     if (!name) throw new UsageError(`DATABASE_URL parameter "${k}" is not supported; set the libpq variable instead`);
     env[name] = v;
   }
-  return { env, password: u.password ? decodeURIComponent(u.password) : null };
+  return { env, password: u.password ? decodePart(u.password, 'password') : null };
 }
 
-/** Pure: one passfile line matching any host, port, database and user. */
-export function passfileLine(password: string): string {
-  return `*:*:*:*:${password.replace(/\\/g, '\\\\').replace(/:/g, '\\:')}\n`;
+function decodePart(text: string, part: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (err) {
+    // The part itself may be the password: it is not repeated here.
+    throw new UsageError(`DATABASE_URL has a bad percent-escape in its ${part}; write a literal % as %25`, { cause: err });
+  }
 }
 
 export interface PgConnection {
   target: DatabaseTarget;
-  /** Environment for direct-mode tools (libpq variables, PGPASSFILE). */
+  /** Environment for direct-mode tools (libpq variables, PGPASSWORD). */
   env: NodeJS.ProcessEnv;
-  close(): void;
 }
 
-/** Prepare the connection: registers the password as a secret and writes the passfile. */
+/** Prepare the connection: the URL taken apart into libpq variables, its password registered as a secret. */
 export function openConnection(target: DatabaseTarget, baseEnv: NodeJS.ProcessEnv = process.env): PgConnection {
   const env: NodeJS.ProcessEnv = { ...baseEnv };
-  let dir: string | null = null;
   if (target.mode === 'direct' && target.url) {
     registerSecret(target.url);
     const parsed = parseDatabaseUrl(target.url);
     Object.assign(env, parsed.env);
     if (parsed.password) {
       registerSecret(parsed.password);
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-backup-pg-'));
-      const file = path.join(dir, 'pgpass');
-      fs.writeFileSync(file, passfileLine(parsed.password), { mode: 0o600 });
-      env.PGPASSFILE = file;
+      env.PGPASSWORD = parsed.password;
     }
   }
   // The URL itself must not be inherited by children where it could be printed.
   delete env.DATABASE_URL;
-  const close = () => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    dir = null;
-  };
-  process.once('exit', close);
-  return { target, env, close };
+  return { target, env };
 }
 
 // In compose mode the container's own POSTGRES_USER / POSTGRES_DB are expanded inside the
-// container, so this side needs no credentials at all. $1 names another database (or '').
-const IN_CONTAINER = 'db="$1"; tool="$2"; shift 2; exec "$tool" -w -U "$POSTGRES_USER" --dbname "${db:-$POSTGRES_DB}" "$@"';
+// container, so this side needs no credentials at all. $1 names another database, $2 another
+// role (or '' for the container's own).
+const IN_CONTAINER = 'db="$1"; user="$2"; tool="$3"; shift 3; exec "$tool" -w -U "${user:-$POSTGRES_USER}" --dbname "${db:-$POSTGRES_DB}" "$@"';
 
 /**
  * Pure: argv for pg_dump / psql. `database` overrides the connection's database (a scratch
- * database during a restore, or `postgres` for maintenance).
+ * database during a restore, or `postgres` for maintenance); `user` the role it connects as (the
+ * restored database's owner, for a load with no more privilege than that).
  */
-export function pgArgv(target: DatabaseTarget, tool: PgTool, args: string[], database?: string): string[] {
+export function pgArgv(target: DatabaseTarget, tool: PgTool, args: string[], database?: string, user?: string): string[] {
   if (target.mode === 'compose') {
-    return composeExec(target.compose, target.service, ['sh', '-c', IN_CONTAINER, 'sh', database ?? '', tool, ...args]);
+    return composeExec(target.compose, target.service, ['sh', '-c', IN_CONTAINER, 'sh', database ?? '', user ?? '', tool, ...args]);
   }
-  return [tool, '-w', ...(database ? ['--dbname', database] : []), ...args];
+  return [tool, '-w', ...(user ? ['--username', user] : []), ...(database ? ['--dbname', database] : []), ...args];
 }
 
 /** Pure: the command that checks pg_dump's version. */

@@ -59,6 +59,7 @@ export async function repairDatabase(conn: PgConnection, s: Survey): Promise<Sur
   }
   const dropped = new Set(plan.drop);
   return {
+    ...s,
     live: s.live,
     liveDb: s.liveDb && plan.reopen && done.length ? { ...s.liveDb, allowsConnections: true } : s.liveDb,
     others: s.others.filter((d) => !dropped.has(d.name)),

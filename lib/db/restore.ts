@@ -1,30 +1,39 @@
-// restore-db's half: never leave the live database half-restored. The dump is loaded into a
-// scratch database; only when it loaded completely are the names swapped in one transaction, the
-// replaced database kept aside as the safety copy (or dumped to a file and dropped).
-import { errorMessage, FailedError } from '../cli/errors.ts';
+// restore-db's half: never leave the live database half-restored, and never run what a backup file
+// holds but the restore of its data. The file is opened once and checked whole (lib/db/load: its
+// manifest, pg_dump's own forms only, its footer, the server's version), the person confirms, the
+// dump is loaded into a scratch database as the least privileged role that can, the bytes loaded
+// must be the bytes checked; only then are the names swapped in one transaction, the replaced
+// database kept aside as the safety copy (or dumped to a file and dropped). Before the live
+// database is closed to new connections, the scratch database gets a note saying so: a run killed
+// between the two is repaired by the next (lib/db/repair).
+import { errorMessage, FailedError, NoSpaceError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { Settings } from '../config/resolve.ts';
 import type { Codec } from '../core/naming.ts';
+import { judgeRoom } from '../core/room.ts';
+import { crashPoint } from '../proc/fault.ts';
 import type { Manifest } from '../store/manifest.ts';
+import type { BackupSource } from '../store/source.ts';
 import { backupDatabase } from './dump.ts';
 import type { DumpInfo } from './dump-scanner.ts';
 import { helperDbName } from './helper-names.ts';
-import { checkLoadable, loadDump } from './load.ts';
+import { checkForLoad, loadDump, loadRoleFor } from './load.ts';
 import type { PgConnection } from './pg.ts';
+import { repairDatabase, survey } from './repair.ts';
+import { nextSafetyDatabaseName } from './safety-names.ts';
+import { psql, serverFreeBytes } from './server.ts';
 import { quoteIdent, quoteLiteral } from './sql.ts';
-import { infixDatabasesSql, nextSafetyDatabaseName, parseInfixRows } from './safety-names.ts';
-import { psql, targetDatabaseName } from './server.ts';
+import { closedNote } from './survey.ts';
 
 export interface RestoreOptions {
   settings: Settings;
   conn: PgConnection;
-  file: string;
+  /** The backup, opened once (lib/store/source). */
+  src: BackupSource;
+  name: string;
   codec: Codec;
-  /**
-   * The file's checksum against its manifest, already started: it resolves to the manifest (null
-   * when the file has none) or rejects when the file was altered. Awaited before the question.
-   */
-  checksum: Promise<Manifest | null>;
+  /** Its manifest, null when it has none (a damaged one was refused before). */
+  manifest: Manifest | null;
   /** Asked after the checks and before anything changes; throws to decline. */
   confirm: (database: string) => Promise<void>;
   stamp: string;
@@ -38,15 +47,38 @@ export interface RestoreResult {
   safetyDatabase: string | null;
   rows: Record<string, number>;
 }
+
+/**
+ * Refuse up front when the server's disk cannot hold the scratch database beside the live one (as
+ * big as the dump, or as the live database, whichever is larger, plus the margin), where the free
+ * space can be known: in compose mode from the database container, in direct mode on a local server.
+ */
+async function ensureServerRoom(conn: PgConnection, settings: Settings, name: string, info: DumpInfo, live: string | null): Promise<void> {
+  const free = await serverFreeBytes(conn).catch(() => null);
+  if (free === null) return;
+  const liveSize = live ? Number(await psql(conn, `SELECT pg_database_size(${quoteLiteral(live)})`, 'postgres').catch(() => '0')) || 0 : 0;
+  const estimate = Math.max(info.bytes, liveSize);
+  const verdict = judgeRoom({
+    dir: "the database server's data directory",
+    free,
+    estimate,
+    margin: settings.diskMargin,
+    basis: liveSize > info.bytes ? 'the live database' : 'the dump',
+    what: `refusing to restore ${name}`,
+    advice: 'nothing was changed. Free space on the database server (prune drops old safety databases), then try again',
+  });
+  if (!verdict.ok) throw new NoSpaceError(verdict.message!);
+}
+
 export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResult> {
-  const { conn } = opts;
+  const { conn, src } = opts;
   const keep = opts.settings.restore.databaseSafetyCopy === 'keep';
-  // The checksum reads the whole file, the other checks only its start and the server: side by side.
-  const [sum, loadable] = await Promise.allSettled([opts.checksum, checkLoadable(conn, opts.file, opts.codec)]);
-  if (sum.status === 'rejected') throw sum.reason;
-  if (loadable.status === 'rejected') throw loadable.reason;
-  const manifest = sum.value;
-  const live = await targetDatabaseName(conn);
+  const surveyed = survey(conn);
+  const checked = await checkForLoad(conn, src, opts.name, opts.codec, opts.manifest, surveyed);
+  const looked = await repairDatabase(conn, await surveyed);
+  const live = looked.live;
+  const existed = looked.liveDb !== null;
+  await ensureServerRoom(conn, opts.settings, opts.name, checked.info, existed ? live : null);
   await opts.confirm(live);
 
   const q = (sql: string | string[]) => psql(conn, sql, 'postgres');
@@ -62,48 +94,53 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
   ]);
   const dropScratch = () => q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => undefined);
 
-  // With `dump`, the safety file of the live database and the load into the scratch one do not
-  // depend on each other: they run side by side. Both must succeed before anything live changes.
-  // With `keep` there is nothing to copy: the live database itself is renamed aside below.
-  const dumping = existing !== '' && !keep;
-  log.info(`loading ${opts.file} into scratch database "${scratch}"${dumping ? `, and taking a safety copy of "${live}"` : ''}`);
-  const [copy, loaded] = await Promise.allSettled([
-    dumping ? backupDatabase({ ...opts, role: 'snapshot', seq: 1, database: live }) : Promise.resolve(null),
-    // A file that matched its manifest had its footer and rows checked when it was written.
-    loadDump(conn, opts.file, opts.codec, scratch, { scan: !manifest?.database }),
-  ]);
-  let info: DumpInfo | null;
+  let loadedInfo: DumpInfo;
+  let safetyCopy: string | null = null;
   try {
+    const role = await loadRoleFor(conn, scratch, checked.guard);
+    log.info(role.why);
+    // With `dump`, the safety file of the live database and the load into the scratch one do not
+    // depend on each other: they run side by side. Both must succeed before anything live changes.
+    // With `keep` there is nothing to copy: the live database itself is renamed aside below.
+    const dumping = existing !== '' && !keep;
+    log.info(`loading ${opts.name} into scratch database "${scratch}"${dumping ? `, and taking a safety copy of "${live}"` : ''}`);
+    const [copy, loaded] = await Promise.allSettled([
+      dumping ? backupDatabase({ settings: opts.settings, conn, stamp: opts.stamp, seq: 1, role: 'snapshot', database: live }) : Promise.resolve(null),
+      loadDump(conn, src, opts.codec, scratch, role),
+    ]);
     if (loaded.status === 'rejected') throw loaded.reason;
-    info = loaded.value.info;
     if (loaded.value.failure) throw new FailedError(`restore failed, database "${live}" is unchanged: ${loaded.value.failure}`);
     if (copy.status === 'rejected') {
       throw new FailedError(`restore stopped, database "${live}" is unchanged: the safety copy failed: ${errorMessage(copy.reason)}`, { cause: copy.reason });
     }
+    loadedInfo = loaded.value.info;
+    safetyCopy = copy.value?.path ?? null;
   } catch (err) {
     await dropScratch();
     throw err;
   }
-  const safetyCopy = copy.value?.path ?? null;
   if (safetyCopy) log.info(`safety copy: ${safetyCopy}`);
 
-  // The swap: no new sessions, end the app's sessions, then both renames in one transaction.
+  // The swap: a note on the scratch database, no new sessions, end the app's sessions, then both
+  // renames in one transaction (which also takes the note away).
   let safetyDatabase: string | null = null;
   try {
     if (existing) {
       let aside: string;
       try {
+        await q(`COMMENT ON DATABASE ${quoteIdent(scratch)} IS ${quoteLiteral(closedNote(live, process.pid))}`);
+        crashPoint('restore-db:noted');
         await closeAndEndSessions(conn, live);
+        crashPoint('restore-db:closed');
         // Chosen just before the swap; a name taken meanwhile fails the transaction, live unchanged.
-        aside = keep
-          ? nextSafetyDatabaseName(live, opts.stamp, parseInfixRows(await q(infixDatabasesSql())).map((r) => r.name))
-          : helperDbName(live, 'replaced');
+        aside = keep ? nextSafetyDatabaseName(live, opts.stamp, (await survey(conn, { live })).others.map((d) => d.name)) : helperDbName(live, 'replaced');
         await q(
-          `BEGIN; ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(aside)}; ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)};` +
+          `BEGIN; COMMENT ON DATABASE ${quoteIdent(scratch)} IS NULL; ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(aside)}; ALTER DATABASE ${quoteIdent(scratch)} RENAME TO ${quoteIdent(live)};` +
             // The kept database takes connections again (pg_dump, psql, an undo), under its new name only.
             (keep ? ` ALTER DATABASE ${quoteIdent(aside)} WITH ALLOW_CONNECTIONS true;` : '') +
             ' COMMIT;',
         );
+        crashPoint('restore-db:swapped');
       } catch (err) {
         await q(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
         throw err;
@@ -111,7 +148,7 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
       if (keep) safetyDatabase = aside;
       else {
         await q(`DROP DATABASE ${quoteIdent(aside)} WITH (FORCE)`).catch((err: Error) =>
-          log.warn(`the replaced database "${aside}" could not be dropped (${err.message}); drop it by hand`),
+          log.warn(`the replaced database "${aside}" could not be dropped (${err.message}); the next run drops it`),
         );
       }
     } else {
@@ -119,9 +156,9 @@ export async function restoreDatabase(opts: RestoreOptions): Promise<RestoreResu
     }
   } catch (err) {
     await dropScratch();
-    throw new FailedError(`restore failed while swapping in the restored database; "${live}" is unchanged: ${(err as Error).message}`);
+    throw new FailedError(`restore failed while swapping in the restored database; "${live}" is unchanged: ${errorMessage(err)}`, { cause: err });
   }
-  return { database: live, safetyCopy, safetyDatabase, rows: manifest?.database?.rows ?? info?.rows ?? {} };
+  return { database: live, safetyCopy, safetyDatabase, rows: loadedInfo.rows };
 }
 
 /**

@@ -1,22 +1,14 @@
-// Safety databases on the server: the ones restore-db kept (lib/db/safety-names says which names
-// are this environment's), listed for prune and list-backups and dropped by prune. Everything goes
-// through psql on the maintenance database (lib/db/pg), so compose mode works the same way.
-import type { DatabaseTarget } from '../config/resolve.ts';
-import { psql, targetDatabaseName } from './server.ts';
+// The server side as list-backups and prune see it: the environment's live database and the
+// safety databases restore-db kept (lib/db/safety-names says which names are this environment's),
+// after repairing what killed runs left (lib/db/repair). Everything goes through psql on the
+// maintenance database (lib/db/pg), so compose mode works the same way.
 import { errorMessage } from '../cli/errors.ts';
+import type { DatabaseTarget } from '../config/resolve.ts';
 import { openConnection, type PgConnection } from './pg.ts';
+import { lookAndRepair } from './repair.ts';
+import type { SafetyDatabase } from './safety-names.ts';
+import { psql } from './server.ts';
 import { quoteIdent } from './sql.ts';
-import { infixDatabasesSql, parseInfixRows, parseSafetyDatabaseName, type SafetyDatabase } from './safety-names.ts';
-
-/** The safety databases of `live` on the server, newest first. */
-export async function listSafetyDatabases(conn: PgConnection, live: string, opts: { sizes?: boolean } = {}): Promise<SafetyDatabase[]> {
-  const found: SafetyDatabase[] = [];
-  for (const row of parseInfixRows(await psql(conn, infixDatabasesSql(opts), 'postgres'))) {
-    const parsed = parseSafetyDatabaseName(row.name, live);
-    if (parsed) found.push({ ...parsed, size: row.size });
-  }
-  return found.sort((a, b) => b.time.getTime() - a.time.getTime() || b.seq - a.seq);
-}
 
 /** Drop one safety database. No FORCE: a session someone opened on it (to copy data back) wins. */
 export async function dropSafetyDatabase(conn: PgConnection, name: string): Promise<void> {
@@ -31,17 +23,14 @@ export type SafetyLookup =
  * For prune and list-backups, which work on files first and ask the server on the side: the
  * environment's live database and its safety databases, or why the server did not tell. The
  * connection gives up on an unreachable server after a few seconds (libpq would wait for TCP).
- * On success the caller closes `conn`.
  */
 export async function lookUpSafetyDatabases(target: DatabaseTarget, opts: { sizes?: boolean } = {}): Promise<SafetyLookup> {
-  let conn: PgConnection | null = null;
   try {
-    conn = openConnection(target);
+    const conn = openConnection(target);
     if (!conn.env.PGCONNECT_TIMEOUT) conn.env.PGCONNECT_TIMEOUT = '10';
-    const live = await targetDatabaseName(conn);
-    return { ok: true, conn, live, databases: await listSafetyDatabases(conn, live, opts) };
+    const looked = await lookAndRepair(conn, opts);
+    return { ok: true, conn, live: looked.survey.live, databases: looked.safetyDatabases };
   } catch (err) {
-    conn?.close();
     return { ok: false, reason: `cannot reach the database server: ${errorMessage(err)}` };
   }
 }

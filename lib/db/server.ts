@@ -1,7 +1,9 @@
 // Talking to the PostgreSQL server outside a dump or a load: one psql for small queries, the
 // tools' and the server's versions, the name of the environment's database.
 import os from 'node:os';
-import { FailedError } from '../cli/errors.ts';
+import { FailedError, NoSpaceError } from '../cli/errors.ts';
+import { parseDfAvailable } from '../core/room.ts';
+import { statFree } from '../store/disk.ts';
 import { composeExec } from '../config/compose.ts';
 import { capture } from '../proc/capture.ts';
 import { firstError } from '../proc/pipeline.ts';
@@ -13,11 +15,14 @@ import { parseToolMajor, pgArgv, pgDumpVersionArgv, serverMajor, type PgConnecti
  * DATABASE); it stops at the first that fails. One process and connection instead of several
  * matters on Debian, where every psql start goes through a perl wrapper first.
  */
-export async function psql(conn: PgConnection, sql: string | string[], database?: string): Promise<string> {
+export async function psql(conn: PgConnection, sql: string | string[], database?: string, user?: string): Promise<string> {
   const commands = (typeof sql === 'string' ? [sql] : sql).flatMap((c) => ['-c', c]);
-  const argv = pgArgv(conn.target, 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...commands], database);
+  const argv = pgArgv(conn.target, 'psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...commands], database, user);
   const out = await capture(argv, { env: conn.env });
-  if (out.code !== 0) throw new FailedError(firstError(out.stderr) || `psql exited with ${out.code}`);
+  if (out.code !== 0) {
+    const why = firstError(out.stderr) || `psql exited with ${out.code}`;
+    throw out.failure?.noSpace ? new NoSpaceError(`no space left on the database server's disk: ${why}`) : new FailedError(why);
+  }
   return out.stdout.trim();
 }
 
@@ -43,27 +48,48 @@ export interface ServerFacts {
   pgDumpMajor: number;
 }
 
-/** Check the tools and the server before any file is created. */
-export async function preflight(conn: PgConnection, database?: string): Promise<ServerFacts> {
-  // Both questions at once: each is a process start (and, on Debian, a perl wrapper) before the dump can begin.
-  const query = psql(conn, "SELECT current_setting('server_version_num') || ' ' || current_setting('server_version')", database).then(
-    (row) => ({ row }),
-    (err: Error) => ({ err }),
-  );
+/**
+ * Check the tools and the server before any file is created: pg_dump is installed and not older
+ * than the server. `server` is the survey (lib/db/repair), asked side by side with pg_dump's
+ * version: each is a process start (and, on Debian, a perl wrapper) before the work can begin.
+ */
+export async function preflight(conn: PgConnection, server: Promise<{ serverVersionNum: string; serverVersion: string }>): Promise<ServerFacts> {
+  const answer = server.then((s) => ({ s }), (err: Error) => ({ err }));
   const v = await capture(pgDumpVersionArgv(conn.target), { env: conn.env });
   if (v.code !== 0) {
     const missing = v.notFound || v.code === 127;
     throw new FailedError(missing ? 'pg_dump is not installed here; install the PostgreSQL client (postgresql-client)' : `pg_dump --version failed: ${firstError(v.stderr)}`);
   }
   const dumpMajor = parseToolMajor(v.stdout);
-  const answer = await query;
-  if ('err' in answer) throw new FailedError(`cannot reach the database: ${answer.err.message}`);
-  const { row } = answer;
-  const [num = '', ...rest] = row.split(' ');
-  const major = serverMajor(num);
-  if (major === null || dumpMajor === null) throw new FailedError(`cannot tell the versions (pg_dump: "${v.stdout.trim()}", server: "${row}")`);
+  const got = await answer;
+  if ('err' in got) throw new FailedError(`cannot reach the database: ${got.err.message}`, { cause: got.err });
+  const major = serverMajor(got.s.serverVersionNum);
+  if (major === null || dumpMajor === null) throw new FailedError(`cannot tell the versions (pg_dump: "${v.stdout.trim()}", server: "${got.s.serverVersion}")`);
   if (dumpMajor < major) {
     throw new FailedError(`pg_dump ${dumpMajor} is older than the server (${major}) and cannot dump it; install postgresql-client-${major}`);
   }
-  return { serverMajor: major, serverVersion: rest.join(' '), pgDumpMajor: dumpMajor };
+  return { serverMajor: major, serverVersion: got.s.serverVersion, pgDumpMajor: dumpMajor };
+}
+
+/** Whether the libpq variables point at this host (a socket, localhost, a loopback address). */
+function serverIsLocal(env: NodeJS.ProcessEnv): boolean {
+  const host = env.PGHOST ?? '';
+  return host === '' || host.startsWith('/') || host === 'localhost' || host === '127.0.0.1' || host === '::1';
+}
+
+/**
+ * Free bytes on the filesystem of the server's data directory, where that can be known: in compose
+ * mode `df` in the database container; in direct mode on a local server whose data_directory this
+ * role may read (superuser or pg_read_all_settings) and this process may stat. Null: unknown.
+ */
+export async function serverFreeBytes(conn: PgConnection): Promise<number | null> {
+  if (conn.target.mode === 'compose') {
+    const t = conn.target;
+    const out = await capture(composeExec(t.compose, t.service, ['sh', '-c', 'df -P -k "${PGDATA:-/var/lib/postgresql/data}"']));
+    return out.code === 0 ? parseDfAvailable(out.stdout) : null;
+  }
+  if (!serverIsLocal(conn.env)) return null;
+  const dir = await psql(conn, "SELECT current_setting('data_directory')", 'postgres').catch(() => null);
+  if (!dir) return null;
+  return statFree(dir).catch(() => null);
 }

@@ -18,6 +18,9 @@ export interface SurveyedDatabase {
 }
 
 export interface Survey {
+  /** `server_version_num` and `server_version`, as the server says them. */
+  serverVersionNum: string;
+  serverVersion: string;
   live: string;
   /** The live database's row, or null when it does not exist. */
   liveDb: SurveyedDatabase | null;
@@ -35,17 +38,18 @@ export function surveySql(live: string, opts: { sizes?: boolean } = {}): string 
   const size = opts.sizes ? `CASE WHEN strpos(datname, '${SAFETY_INFIX}') > 0 AND has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END` : 'NULL';
   const infixes = [...HELPER_INFIXES, SAFETY_INFIX].map((i) => `strpos(datname, '${i}') > 0`).join(' OR ');
   return (
-    `SELECT coalesce(json_agg(json_build_object('name', datname, 'allow', datallowconn, ` +
+    `SELECT json_build_object('num', current_setting('server_version_num'), 'version', current_setting('server_version'), 'dbs', ` +
+    `(SELECT coalesce(json_agg(json_build_object('name', datname, 'allow', datallowconn, ` +
     `'comment', shobj_description(oid, 'pg_database'), 'size', ${size})), '[]') ` +
-    `FROM pg_database WHERE datname = ${quoteLiteral(live)} OR ${infixes}`
+    `FROM pg_database WHERE datname = ${quoteLiteral(live)} OR ${infixes}))`
   );
 }
 
 /** Pure: the survey's output. */
 export function parseSurvey(out: string, live: string): Survey {
-  const rows = JSON.parse(out || '[]') as { name: string; allow: boolean; comment: string | null; size: number | string | null }[];
-  const dbs = rows.map((r) => ({ name: r.name, allowsConnections: r.allow, comment: r.comment, size: r.size === null ? null : Number(r.size) }));
-  return { live, liveDb: dbs.find((d) => d.name === live) ?? null, others: dbs.filter((d) => d.name !== live) };
+  const doc = JSON.parse(out) as { num: string; version: string; dbs: { name: string; allow: boolean; comment: string | null; size: number | string | null }[] };
+  const dbs = doc.dbs.map((r) => ({ name: r.name, allowsConnections: r.allow, comment: r.comment, size: r.size === null ? null : Number(r.size) }));
+  return { serverVersionNum: doc.num, serverVersion: doc.version, live, liveDb: dbs.find((d) => d.name === live) ?? null, others: dbs.filter((d) => d.name !== live) };
 }
 
 /**

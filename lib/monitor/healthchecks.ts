@@ -180,9 +180,20 @@ async function send(target: string, body: string, o: SendOptions, onLimit: (limi
         body,
         headers: { 'content-type': 'text/plain; charset=utf-8', 'user-agent': o.userAgent },
         signal: AbortSignal.timeout(Math.min(o.timeoutMs, remaining)),
-        redirect: 'follow',
+        // A redirect would carry the ping key to wherever it points, and drop the POST body: not followed.
+        redirect: 'manual',
       });
       status = res.status;
+      if (status >= 300 && status < 400) {
+        await res.body?.cancel();
+        const to = res.headers.get('location');
+        return {
+          ok: false,
+          status,
+          attempts,
+          error: `the server answered with a redirect (HTTP ${status}${to ? ` to ${maskUrl(new URL(to, target).toString())}` : ''}); pings are not followed elsewhere: put the final URL in the config`,
+        };
+      }
       const limit = Number.parseInt(res.headers.get('ping-body-limit') ?? '', 10);
       if (Number.isSafeInteger(limit) && limit > 0) onLimit(limit);
       const text = (await res.text()).trim().slice(0, 200);

@@ -9,22 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
-import type { Settings } from '../config/resolve.ts';
 import { decompressArgv } from '../core/codec.ts';
 import { humanBytes } from '../core/format.ts';
 import { roomNeeded } from '../core/room.ts';
-import { describeDifferences, judgeCounts, selectForVerify, type DrillOptions, type DrillPart, type DrillResult } from '../core/verdicts.ts';
+import { describeDifferences, judgeCounts, type DrillPart, type DrillResult } from '../core/verdicts.ts';
 import { totalRows } from '../db/dump-scanner.ts';
-import { helperDbName, staleDrillDatabases } from '../db/helper-names.ts';
-import { checkLoadable, loadDump } from '../db/load.ts';
+import { helperDbName } from '../db/helper-names.ts';
+import { checkForLoad, loadDump, loadRoleFor } from '../db/load.ts';
+import { repairDatabase, survey } from '../db/repair.ts';
 import type { PgConnection } from '../db/pg.ts';
-import { psql, targetDatabaseName } from '../db/server.ts';
-import { quoteIdent, rowCountSql } from '../db/sql.ts';
-import { processAlive } from '../proc/pid.ts';
+import { psql } from '../db/server.ts';
+import { quoteIdent, quoteLiteral, rowCountSql } from '../db/sql.ts';
 import { runPipeline } from '../proc/pipeline.ts';
-import { listAll, type BackupFile } from '../store/catalog.ts';
+import type { BackupFile } from '../store/catalog.ts';
 import { statFree } from '../store/disk.ts';
 import { readManifest, type Manifest } from '../store/manifest.ts';
+import { openSource, type BackupSource } from '../store/source.ts';
 import { listArchive } from './verify.ts';
 
 async function manifestOrNull(file: string): Promise<Manifest | null> {
@@ -39,26 +39,26 @@ async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPa
   const part: DrillPart = { kind: 'database', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
   const manifest = await manifestOrNull(b.path);
   let scratch: string | null = null;
-  const q = (sql: string, db = 'postgres') => psql(conn, sql, db);
+  let src: BackupSource | null = null;
+  const q = (sql: string | string[], db = 'postgres') => psql(conn, sql, db);
   try {
-    await checkLoadable(conn, b.path, b.codec);
-    const live = await targetDatabaseName(conn);
-    // A drill killed by a signal could not drop its database; the next one does.
-    const existing = (await q(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_drill\\_%'`)).split('\n').filter(Boolean);
-    for (const stale of staleDrillDatabases(existing, live, processAlive)) {
-      log.info(`drill: dropping "${stale}", left behind by an interrupted drill`);
-      await q(`DROP DATABASE IF EXISTS ${quoteIdent(stale)} WITH (FORCE)`);
-    }
-    scratch = helperDbName(live, 'drill');
-    await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`);
-    await q(`CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0`);
-    log.info(`drill: loading ${b.name} into throwaway database "${scratch}"`);
-    const loaded = await loadDump(conn, b.path, b.codec, scratch);
+    // The same checks and the same load as restore-db: the drill proves what a restore would do.
+    src = openSource(b.path);
+    const surveyed = survey(conn);
+    const checked = await checkForLoad(conn, src, b.name, b.codec, manifest, surveyed);
+    // A drill killed by a signal could not drop its database; this finds and drops it.
+    const s = await repairDatabase(conn, await surveyed);
+    scratch = helperDbName(s.live, 'drill');
+    const owner = s.liveDb ? await q(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = ${quoteLiteral(s.live)}`) : '';
+    await q([`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`, `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`]);
+    const role = await loadRoleFor(conn, scratch, checked.guard);
+    log.info(`drill: loading ${b.name} into throwaway database "${scratch}" (${role.why})`);
+    const loaded = await loadDump(conn, src, b.codec, scratch, role);
     part.checks.push('loaded without error');
     if (loaded.failure) {
       part.problems.push(`load failed: ${loaded.failure}`);
     } else {
-      const expected = manifest?.database?.rows ?? loaded.info?.rows ?? {};
+      const expected = manifest?.database?.rows ?? loaded.info.rows;
       const source = manifest?.database ? 'manifest' : 'dump';
       const tables = Object.keys(expected);
       const out = tables.length ? await q(rowCountSql(tables), scratch) : '{}';
@@ -69,9 +69,10 @@ async function drillDatabase(conn: PgConnection, b: BackupFile): Promise<DrillPa
   } catch (err) {
     part.problems.push(errorMessage(err));
   } finally {
+    src?.close();
     if (scratch) {
       await q(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch((err: Error) =>
-        part.problems.push(`the throwaway database "${scratch}" could not be dropped (${err.message}); drop it by hand`),
+        part.problems.push(`the throwaway database "${scratch}" could not be dropped (${err.message}); the next run drops it`),
       );
     }
   }
@@ -176,11 +177,11 @@ async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
 }
 
 /**
- * Run the drill. Problems are reported in the result, never thrown: a scheduled run logs them
- * and pings failure. `tmpDir` (default: the system's, TMPDIR) receives the unpacked media.
+ * Drill these backups (the scheduled run: the ones it just made; verify --drill: the newest of
+ * each kind). Problems are reported in the result, never thrown: a scheduled run logs them and
+ * pings failure. `tmpDir` (default: the system's, TMPDIR) receives the unpacked media.
  */
-export async function runDrill(settings: Settings, conn: PgConnection, opts: DrillOptions & { tmpDir?: string } = {}): Promise<DrillResult> {
-  const backups = opts.backups ?? selectForVerify(await listAll(settings.backupDir), false);
+export async function runDrill(conn: PgConnection, backups: BackupFile[], opts: { tmpDir?: string } = {}): Promise<DrillResult> {
   const parts: DrillPart[] = [];
   for (const b of backups) {
     parts.push(b.kind === 'database' ? await drillDatabase(conn, b) : await drillMedia(b, opts.tmpDir ?? os.tmpdir()));

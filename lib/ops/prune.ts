@@ -76,39 +76,35 @@ export async function runPrune(
       log.warn(`safety databases not pruned (files are): ${found.reason}`);
     }
   }
-  try {
-    if (outcome.refusal) throw new PruneRefusedError(outcome);
-    if (opts.dryRun) return outcome;
+  if (outcome.refusal) throw new PruneRefusedError(outcome);
+  if (opts.dryRun) return outcome;
 
-    for (const f of plan.remove) {
-      // The manifest first: an interruption then leaves a backup without its manifest, which the
-      // next prune removes, rather than a manifest whose backup is gone, which nothing would.
-      for (const p of [f.manifestPath, f.path]) {
-        if (!p) continue;
-        try {
-          await fsp.unlink(p);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw new FailedError(`could not remove ${p}: ${(err as Error).message}; ${outcome.removed.length} files were removed before it`, { cause: err });
-        }
-        outcome.removed.push(p);
-        opts.onRemoved?.(p);
-      }
-    }
-    for (const e of outcome.databases?.entries ?? []) {
-      if (e.action !== 'remove' || !conn) continue;
+  for (const f of plan.remove) {
+    // The manifest first: an interruption then leaves a backup without its manifest, which the
+    // next prune removes, rather than a manifest whose backup is gone, which nothing would.
+    for (const p of [f.manifestPath, f.path]) {
+      if (!p) continue;
       try {
-        await dropSafetyDatabase(conn, e.db.name);
+        await fsp.unlink(p);
       } catch (err) {
-        // Someone may be reading it (to copy data back): it stays until a later prune.
-        log.warn(`safety database "${e.db.name}" was not dropped (${errorMessage(err)}); the next prune tries again`);
-        continue;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new FailedError(`could not remove ${p}: ${(err as Error).message}; ${outcome.removed.length} files were removed before it`, { cause: err });
       }
-      outcome.databases!.dropped.push(e.db.name);
-      opts.onDropped?.(e.db.name);
+      outcome.removed.push(p);
+      opts.onRemoved?.(p);
     }
-    return outcome;
-  } finally {
-    conn?.close();
   }
+  for (const e of outcome.databases?.entries ?? []) {
+    if (e.action !== 'remove' || !conn) continue;
+    try {
+      await dropSafetyDatabase(conn, e.db.name);
+    } catch (err) {
+      // Someone may be reading it (to copy data back): it stays until a later prune.
+      log.warn(`safety database "${e.db.name}" was not dropped (${errorMessage(err)}); the next prune tries again`);
+      continue;
+    }
+    outcome.databases!.dropped.push(e.db.name);
+    opts.onDropped?.(e.db.name);
+  }
+  return outcome;
 }

@@ -2,7 +2,7 @@
 // files, sanity gates, an optional restore drill, retention (only after full success), the
 // Prometheus textfile, backup.log lines, and the final ping with the run's log.
 import path from 'node:path';
-import { errorMessage, LockedError } from '../cli/errors.ts';
+import { errorMessage, failure, LockedError } from '../cli/errors.ts';
 import { addSink, log } from '../cli/output.ts';
 import type { Settings } from '../config/resolve.ts';
 import { isDrillDay, stepLine, summarize, type StepResult } from '../core/schedule.ts';
@@ -10,14 +10,14 @@ import { formatDrillLine } from '../core/verdicts.ts';
 import { openConnection } from '../db/pg.ts';
 import { writePrometheusTextfile } from '../monitor/collect.ts';
 import { pingerFor } from '../monitor/operation.ts';
-import { acquireLock } from '../store/lock.ts';
+import { acquireLock, lockHolder, type LockHandle } from '../store/lock.ts';
 import { appendLog, formatLogLine, rotateIfNeeded } from '../store/logfile.ts';
 import { ensurePrivateDir } from '../store/publish.ts';
 import { backupSet } from './backup-set.ts';
 import { runDrill } from './drill.ts';
 import { runPrune } from './prune.ts';
 import { gate } from './sanity.ts';
-import { verifyBackup } from './verify.ts';
+import { backupFileAt, verifyBackup } from './verify.ts';
 
 export const LOG_NAME = 'backup.log';
 export const LOCK_NAME = '.scheduled-backup.lock';
@@ -41,9 +41,24 @@ async function step(
   return r;
 }
 
-export async function runScheduled(settings: Settings, now: () => Date): Promise<number> {
+export interface ScheduledOutcome {
+  ok: boolean;
+  environment: string;
+  /** The run id of its pings (Healthchecks.io's rid). */
+  rid: string;
+  steps: StepResult[];
+  summary: string;
+}
+
+/**
+ * One scheduled run. The order matters for monitoring: a lock held by a live run is seen without
+ * writing anything (exit 75, no ping: overlapping runs are not failures); then the start ping goes
+ * out before anything is written, so a full disk, an unwritable folder or a failing lock file is
+ * a failure Healthchecks.io hears about at once (/fail with the reason), not after the grace time.
+ */
+export async function runScheduled(settings: Settings, now: () => Date): Promise<ScheduledOutcome> {
   const logPath = path.join(settings.backupDir, LOG_NAME);
-  await ensurePrivateDir(settings.backupDir);
+  const lockPath = path.join(settings.backupDir, LOCK_NAME);
   const pending: string[] = [];
   const runLines: string[] = [];
   const detach = addSink((line) => {
@@ -54,93 +69,111 @@ export async function runScheduled(settings: Settings, now: () => Date): Promise
   const flush = async () => {
     if (pending.length) await appendLog(logPath, pending.splice(0));
   };
-
-  let lock;
-  try {
-    lock = await acquireLock(path.join(settings.backupDir, LOCK_NAME), { env: settings.envName });
-  } catch (err) {
-    // Overlapping runs are not failures of the backup: log it, no ping, exit 75.
-    if (err instanceof LockedError) log.warn(err.message);
-    await flush();
+  const held = await lockHolder(lockPath);
+  if (held) {
+    log.warn(held);
+    await flush().catch(() => undefined);
     detach();
-    throw err;
+    throw new LockedError(held);
   }
+
   const pinger = pingerFor(settings, settings.healthchecks.url);
   const started = Date.now();
   const results: StepResult[] = [];
   let ok = false;
+  let summaryLine = '';
+  let lock: LockHandle | null = null;
+  log.info(`scheduled backup started (environment ${settings.envName}, run ${pinger.rid})`);
+  await pinger.start(runLines.join('\n'));
   try {
-    await rotateIfNeeded(logPath, { maxBytes: settings.log.maxBytes, now: now() });
-    log.info(`scheduled backup started (environment ${settings.envName}, run ${pinger.rid})`);
-    await pinger.start(runLines.join('\n'));
-    const conn = openConnection(settings.database);
+    await ensurePrivateDir(settings.backupDir);
     try {
-      const halves = await backupSet(settings, conn, now());
-      for (const h of halves) {
-        const r: StepResult = {
-          step: `backup-${h.half === 'database' ? 'db' : 'media'}`,
-          status: h.backup ? 'ok' : h.skipped ? 'skipped' : 'failed',
-          durationMs: h.durationMs,
-          bytes: h.backup?.size,
-          detail: h.backup ? h.backup.name : (h.error ?? h.skipped ?? ''),
-        };
-        results.push(r);
-        (h.backup ? log.info : h.skipped ? log.warn : log.error)(stepLine(r));
+      lock = await acquireLock(lockPath, { env: settings.envName });
+    } catch (err) {
+      // Another run took the lock between the look and the start ping: this one did nothing.
+      if (err instanceof LockedError) {
+        log.warn(err.message);
+        await pinger.log(runLines.join('\n'));
       }
-      const written = halves.flatMap((h) => (h.backup ? [h.backup] : []));
-      for (const b of written) {
-        await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
-          const v = await verifyBackup(b.path, { requireManifest: true });
-          if (!v.ok) throw new Error(`${b.name}: ${v.problems.join('; ')}`);
-          return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')})` };
-        });
-      }
-      if (written.length) {
-        await step(results, 'sanity', async () => {
-          const verdicts = await gate(settings, written);
-          const warned = verdicts.filter((v) => v.level === 'warn');
-          // gate() has logged each warning already.
-          return { status: warned.length ? 'warning' : 'ok', detail: warned.length ? `${warned.length} warning(s) above` : '' };
-        });
-      }
-      const failedSoFar = () => results.some((r) => r.status === 'failed');
-      if (isDrillDay(settings.verify.drill, now())) {
-        await step(results, 'drill', async () => {
-          const d = await runDrill(settings, conn);
-          const lines = d.parts.map(formatDrillLine);
-          if (!d.ok) throw new Error(lines.filter((l) => l.startsWith('FAIL')).join('; '));
-          return { status: 'ok', detail: lines.join('; ') };
-        });
-      }
-      if (failedSoFar()) {
-        results.push({ step: 'prune', status: 'skipped', durationMs: 0, detail: 'because a step failed: backups are kept until a run succeeds' });
-        log.warn(stepLine(results[results.length - 1]!));
-      } else {
-        await step(results, 'prune', async () => {
-          const outcome = await runPrune(settings, now());
-          const n = outcome.plan.remove.length;
-          return { status: 'ok', detail: n ? `removed ${n} old backup${n === 1 ? '' : 's'}` : 'nothing to remove' };
-        });
-      }
-    } finally {
-      conn.close();
+      throw err;
+    }
+    await rotateIfNeeded(logPath, { maxBytes: settings.log.maxBytes, now: now() });
+    const conn = openConnection(settings.database);
+    const halves = await backupSet(settings, conn, now());
+    for (const h of halves) {
+      const r: StepResult = {
+        step: `backup-${h.half === 'database' ? 'db' : 'media'}`,
+        status: h.backup ? 'ok' : h.skipped ? 'skipped' : 'failed',
+        durationMs: h.durationMs,
+        bytes: h.backup?.size,
+        detail: h.backup ? h.backup.name : (h.error ?? h.skipped ?? ''),
+      };
+      results.push(r);
+      (h.backup ? log.info : h.skipped ? log.warn : log.error)(stepLine(r));
+    }
+    const written = halves.flatMap((h) => (h.backup ? [h.backup] : []));
+    for (const b of written) {
+      await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
+        const v = await verifyBackup(b.path, { requireManifest: true });
+        if (!v.ok) throw new Error(`${b.name}: ${v.problems.join('; ')}`);
+        return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')})` };
+      });
+    }
+    if (written.length) {
+      await step(results, 'sanity', async () => {
+        const verdicts = await gate(settings, written);
+        const warned = verdicts.filter((v) => v.level === 'warn');
+        // gate() has logged each warning already.
+        return { status: warned.length ? 'warning' : 'ok', detail: warned.length ? `${warned.length} warning(s) above` : '' };
+      });
+    }
+    const failedSoFar = () => results.some((r) => r.status === 'failed');
+    if (isDrillDay(settings.verify.drill, now()) && written.length) {
+      await step(results, 'drill', async () => {
+        // What this run just made, not whatever name sorts newest in the folder.
+        const d = await runDrill(conn, await Promise.all(written.map((b) => backupFileAt(b.path))));
+        const lines = d.parts.map(formatDrillLine);
+        if (!d.ok) throw new Error(lines.filter((l) => l.startsWith('FAIL')).join('; '));
+        return { status: 'ok', detail: lines.join('; ') };
+      });
+    }
+    if (failedSoFar()) {
+      results.push({ step: 'prune', status: 'skipped', durationMs: 0, detail: 'because a step failed: backups are kept until a run succeeds' });
+      log.warn(stepLine(results[results.length - 1]!));
+    } else {
+      await step(results, 'prune', async () => {
+        const outcome = await runPrune(settings, now());
+        const n = outcome.plan.remove.length;
+        return { status: 'ok', detail: n ? `removed ${n} old backup${n === 1 ? '' : 's'}` : 'nothing to remove' };
+      });
     }
     if (settings.prometheusTextfile) {
       await step(results, 'metrics', async () => ({ status: 'ok', detail: (await writePrometheusTextfile(settings, now())) ?? '' }));
     }
     const summary = summarize(results, Date.now() - started);
     ok = summary.ok;
+    summaryLine = summary.line;
     (ok ? log.success : log.error)(summary.line);
   } catch (err) {
-    log.error(`scheduled backup stopped: ${errorMessage(err)}`);
+    if (err instanceof LockedError) {
+      detach();
+      throw err;
+    }
+    summaryLine = `scheduled backup stopped: ${errorMessage(failure('the scheduled backup', err, settings.backupDir))}`;
+    log.error(summaryLine);
     ok = false;
-  } finally {
-    await flush().catch((err) => process.stderr.write(`cannot write ${logPath}: ${errorMessage(err)}\n`));
-    const body = runLines.join('\n');
-    if (ok) await pinger.success(body);
-    else await pinger.fail(body);
-    detach();
-    await lock.release();
   }
-  return ok ? 0 : 1;
+  // The log file may be what failed (a full disk): the ping still carries every line, and says so.
+  await flush().catch((err) => {
+    const line = `cannot write ${logPath}: ${errorMessage(failure('writing backup.log', err, settings.backupDir))}`;
+    runLines.push(formatLogLine(new Date(), `error: ${line}`));
+    process.stderr.write(`error: ${line}\n`);
+    ok = false;
+  });
+  const body = runLines.join('\n');
+  if (ok) await pinger.success(body);
+  else await pinger.fail(body);
+  detach();
+  await lock?.release();
+  return { ok, environment: settings.envName, rid: pinger.rid, steps: results, summary: summaryLine };
 }

@@ -6,18 +6,16 @@
 import fsp from 'node:fs/promises';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { errorMessage, FailedError } from '../cli/errors.ts';
 import { startProgress } from '../cli/progress.ts';
-import { decompressArgv } from '../core/codec.ts';
 import { parseBackupName } from '../core/naming.ts';
 import { judgeArchive, judgeDump, judgeManifest, NO_MANIFEST, type ArchiveListing, type Finding, type VerifyOptions, type VerifyResult } from '../core/verdicts.ts';
-import { DumpScanner, parseDumpHeader, type DumpHeader, type DumpInfo } from '../db/dump-scanner.ts';
-import { checkArchive, readPosition } from '../media/check.ts';
+import { readDump, type DumpPass } from '../db/load.ts';
+import { checkArchive } from '../media/check.ts';
 import { CreateLog } from '../media/listing.ts';
-import { runPipeline } from '../proc/pipeline.ts';
 import { MANIFEST_SUFFIX, type BackupFile } from '../store/catalog.ts';
 import { readManifest, sha256File, type Manifest } from '../store/manifest.ts';
+import { openSource } from '../store/source.ts';
 
 /**
  * List a whole archive once: restore-media's safety rules (the scanner checkArchive uses) and
@@ -39,31 +37,16 @@ export async function backupFileAt(file: string): Promise<BackupFile> {
   return { ...parsed, path: file, size: st.size, mtime: st.mtime, manifestPath: fs.existsSync(manifestPath) ? manifestPath : null };
 }
 
-interface DumpPass {
-  failure: string | null;
-  info: DumpInfo;
-  header: DumpHeader;
-}
-
-/** Decompress a whole dump through DumpScanner; only the first 16 KiB (the header) are kept. */
+/** Decompress a whole dump and read it as it goes by (header, contents, what pg_dump writes only). */
 export async function scanDump(file: string, codec: BackupFile['codec'], progressLabel?: string, stageName: string = codec): Promise<DumpPass> {
-  const scanner = new DumpScanner();
-  let head = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      if (head.length < 16384) head += chunk.toString('utf8', 0, Math.min(chunk.length, 16384));
-      scanner.push(chunk);
-      done();
-    },
-  });
-  const fd = fs.openSync(file, 'r');
-  const progress = progressLabel ? startProgress(progressLabel, () => readPosition(fd)) : null;
+  const src = openSource(file);
+  const r = src.read();
+  const progress = progressLabel ? startProgress(progressLabel, r.position) : null;
   try {
-    const res = await runPipeline({ stdin: fd, stages: [{ name: stageName, argv: decompressArgv(codec) }], stdout: sink });
-    return { failure: res.failure?.message ?? null, info: scanner.finish(), header: parseDumpHeader(head) };
+    return await readDump(r.stream, codec, stageName);
   } finally {
     progress?.stop();
-    fs.closeSync(fd);
+    src.close();
   }
 }
 
@@ -96,6 +79,9 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
       result.checks.push('decompression');
       if (pass.failure) result.problems.push(`decompression failed: ${pass.failure}`);
       else add(judgeDump(pass.info, pass.header, manifest));
+      // Restores refuse it the same way: verify says so first.
+      result.checks.push('only what pg_dump writes');
+      if (pass.guard.refused) result.problems.push(`unsafe to restore: ${pass.guard.refused}`);
     } else {
       add(judgeArchive(await listArchive(b.path, b.codec, `verifying ${b.name}`), b.codec, manifest));
     }
@@ -135,4 +121,17 @@ export async function requireManifestMatch(file: BackupFile | string): Promise<M
   const { problems } = judgeManifest({ kind: b.kind, codec: b.codec, size, sha256 }, manifest);
   if (problems.length) throw new FailedError(`refusing to restore ${b.name}, nothing was changed: ${problems.join('; ')}`);
   return manifest;
+}
+
+/**
+ * The manifest a restore compares the file with: null when the file has none (old scripts'
+ * backups), a refusal when it is damaged. The file itself is checked against it by the restore's
+ * own read of the opened file (lib/store/source), not here.
+ */
+export async function manifestForRestore(file: string, name: string): Promise<Manifest | null> {
+  try {
+    return await readManifest(file);
+  } catch (err) {
+    throw new FailedError(`refusing to restore ${name}, nothing was changed: its manifest is damaged`, { cause: err });
+  }
 }

@@ -77,6 +77,16 @@ export async function acquireLock(lockPath: string, info: Record<string, unknown
   }
 }
 
+/**
+ * Whether another run holds the lock, found without writing anything (the scheduled run asks
+ * before its first ping, when even a full disk must not keep it from being heard): the message
+ * LockedError would carry, or null when the lock is free or stale.
+ */
+export async function lockHolder(lockPath: string): Promise<string | null> {
+  const seen = await inspect(path.resolve(lockPath)).catch(() => ({ state: 'missing' }) as Seen);
+  return seen.state === 'held' ? seen.message : null;
+}
+
 async function createExclusive(file: string, content: string): Promise<FileId | null> {
   let fh: fsp.FileHandle;
   try {

@@ -1,7 +1,6 @@
 // The sidecar written next to every backup (`<name>.manifest.json`) before the backup gets
 // its final name: what a later check compares against.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from './publish.ts';

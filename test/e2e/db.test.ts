@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createDb, dumpText, seedRichDb, sql, databasesLike, urlFor, PG_ENV, type TempDb } from '../helpers/pg.ts';
@@ -248,10 +249,11 @@ test('the password never appears in any argv, log line or output', async () => {
   const seen = tempDir();
   // The check itself must not put the secret on a command line: grep reads it from a file.
   fs.writeFileSync(path.join(seen, 'secret'), secret + '\n');
-  // pg_dump records what it was given: argv, whether the passfile holds the password, whether PGPASSWORD is set.
+  // pg_dump records what it was given: argv, and whether its own environment holds the password (PGPASSWORD).
   const bin = fakeBin({
-    pg_dump: `#!/bin/sh\necho "$*" >> ${seen}/argv\n[ -n "$PGPASSFILE" ] && grep -qFf ${seen}/secret "$PGPASSFILE" && echo yes > ${seen}/passfile\n[ -n "$PGPASSWORD" ] && echo set > ${seen}/pgpassword\nexec ${REAL_PG_DUMP} "$@"\n`,
+    pg_dump: `#!/bin/sh\necho "$*" >> ${seen}/argv\nprintf '%s\\n' "$PGPASSWORD" | grep -qxFf ${seen}/secret && echo yes > ${seen}/pgpassword\n[ -n "$PGPASSFILE" ] && echo set > ${seen}/passfile\nexec ${REAL_PG_DUMP} "$@"\n`,
   });
+  const tmpBefore = new Set(fs.readdirSync(os.tmpdir()));
   const hits: string[] = [];
   const poll = setInterval(() => {
     for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -267,8 +269,9 @@ test('the password never appears in any argv, log line or output', async () => {
   clearInterval(poll);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(hits, []);
-  assert.ok(fs.existsSync(path.join(seen, 'passfile')), 'pg_dump got the password through PGPASSFILE');
-  assert.ok(!fs.existsSync(path.join(seen, 'pgpassword')));
+  assert.ok(fs.existsSync(path.join(seen, 'pgpassword')), 'pg_dump got the password in its environment');
+  assert.ok(!fs.existsSync(path.join(seen, 'passfile')), 'no password file that a killed run could leave behind');
+  assert.deepEqual([...fs.readdirSync(os.tmpdir())].filter((n) => !tmpBefore.has(n) && n.startsWith('compose-backup-pg')), []);
   assert.doesNotMatch(fs.readFileSync(path.join(seen, 'argv'), 'utf8'), new RegExp(secret));
   assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
   const manifest = fs.readFileSync(r.stdout.trim() + '.manifest.json', 'utf8');
@@ -485,17 +488,18 @@ test('a dump that passes verify but fails while loading: exit 1, live database u
   const d = db();
   const bk = tempDir();
   fs.mkdirSync(pgdir(bk), { recursive: true });
-  // A well-formed dump (footer present, no manifest) with a statement that fails half way through.
+  // A well-formed dump (footer present, no manifest, only what pg_dump writes) with a statement
+  // that fails half way through.
   const text = execFileSync('pg_dump', ['-d', d.name], { env: { ...process.env, ...PG_ENV }, encoding: 'utf8' });
   const at = text.indexOf('COPY shop.orders');
-  const broken = text.slice(0, at) + 'SELECT 1/0;\n' + text.slice(at);
+  const broken = text.slice(0, at) + 'ALTER TABLE shop.no_such_table OWNER TO postgres;\n' + text.slice(at);
   const f = path.join(pgdir(bk), 'backup_2031_01_01T00_00_00.sql.gz');
   fs.writeFileSync(f, execFileSync('gzip', ['-c'], { input: broken, maxBuffer: 1 << 26 }));
   sql(d.name, 'DELETE FROM shop.orders WHERE id > 7');
   const before = dumpText(d.name);
   const r = await runScript('restore-db', [path.basename(f), '--yes'], { env: { DATABASE_URL: d.url, BACKUP_DIR: bk } });
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /restore failed, database ".*" is unchanged: psql failed \(exit 3\): .*division by zero/);
+  assert.match(r.stderr, /restore failed, database ".*" is unchanged: psql failed \(exit 3\): .*"shop.no_such_table" does not exist/);
   assert.equal(dumpText(d.name), before);
   assert.deepEqual(databasesLike(d.name), [d.name]);
 });

@@ -41,6 +41,11 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** Run under this umask (e.g. '000'). */
   umask?: string;
+  /**
+   * Its own process group (as cron or a terminal would start it), so that a crash point's SIGKILL
+   * of the whole group, or a test's, stops the run and not the test runner.
+   */
+  newGroup?: boolean;
 }
 
 /** Environment for a test run: no config or variables from the developer's shell leak in. */
@@ -64,13 +69,14 @@ export function runScript(script: string, args: string[], opts: RunOptions = {})
       cwd: opts.cwd ?? ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: opts.newGroup ?? false,
     });
     opts.onSpawn?.(child.pid!);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => (opts.newGroup ? killGroup(child.pid!) : child.kill('SIGKILL')), opts.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -78,6 +84,15 @@ export function runScript(script: string, args: string[], opts: RunOptions = {})
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** SIGKILL a process group (a run started with newGroup), as the OOM killer or a reboot would. */
+export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 export function tempDir(prefix = 'cbt-'): string {

@@ -17,9 +17,9 @@ export interface HcServer {
   close(): Promise<void>;
 }
 
-export type HcMode = 'ok' | 'error500' | 'hang' | 'notfound';
+export type HcMode = 'ok' | 'error500' | 'hang' | 'notfound' | 'redirect';
 
-export async function startHcServer(mode: HcMode = 'ok', opts: { bodyLimit?: number } = {}): Promise<HcServer> {
+export async function startHcServer(mode: HcMode = 'ok', opts: { bodyLimit?: number; redirectTo?: string } = {}): Promise<HcServer> {
   const pings: Ping[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
@@ -37,6 +37,7 @@ export async function startHcServer(mode: HcMode = 'ok', opts: { bodyLimit?: num
       if (opts.bodyLimit) headers['Ping-Body-Limit'] = String(opts.bodyLimit);
       if (mode === 'error500') res.writeHead(500, headers).end('error');
       else if (mode === 'notfound') res.writeHead(404, headers).end('not found');
+      else if (mode === 'redirect') res.writeHead(302, { ...headers, location: `${opts.redirectTo ?? 'http://127.0.0.1:9'}${u.pathname}${u.search}` }).end();
       else res.writeHead(200, headers).end('OK');
     });
   });

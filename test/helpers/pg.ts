@@ -9,9 +9,9 @@ export function urlFor(db: string, password?: string): string {
   return `postgres://${PG.user}${password ? `:${encodeURIComponent(password)}` : ''}@${PG.host}:${PG.port}/${db}`;
 }
 
-export function sql(db: string, text: string): string {
+export function sql(db: string, text: string, user = PG.user): string {
   return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', text], {
-    env: { ...process.env, ...PG_ENV },
+    env: { ...process.env, ...PG_ENV, PGUSER: user },
     encoding: 'utf8',
   }).trim();
 }
@@ -50,8 +50,8 @@ export function dumpText(db: string): string {
   return out.replace(/^-- Dumped (from|by) .*$/gm, '');
 }
 
-/** A database with the awkward things a real app has. */
-export function seedRichDb(db: string): void {
+/** A database with the awkward things a real app has (made by `user`, who then owns it all). */
+export function seedRichDb(db: string, user = PG.user): void {
   sql(db, `
     CREATE SCHEMA shop;
     CREATE TYPE shop.status AS ENUM ('new', 'paid', 'shipped');
@@ -65,5 +65,5 @@ export function seedRichDb(db: string): void {
     INSERT INTO public."Weird ""Name""" VALUES ('emoji 🎉', '\\x00ff10'), ('日本語', NULL);
     CREATE VIEW shop.paid AS SELECT id, meta FROM shop.orders WHERE status = 'paid';
     SELECT lo_from_bytea(0, 'large object contents');
-  `);
+  `, user);
 }

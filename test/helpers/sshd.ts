@@ -1,7 +1,7 @@
 // A real OpenSSH server on loopback for one test file: its own host key, an authorized client
 // key, a high port, and a known_hosts line for it. Nothing outside its temp folder is touched
 // except /run/sshd, the privilege-separation folder sshd insists on.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';

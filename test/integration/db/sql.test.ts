@@ -20,12 +20,8 @@ test('rowCountSql: counts every listed table in one query, whatever its name; ab
     CREATE TABLE public.other (x int); INSERT INTO public.other VALUES (1);
   `);
   const conn = openConnection({ mode: 'direct', url: null }, { ...process.env, ...PG_ENV });
-  try {
-    const out = await psql(conn, rowCountSql(['we.ird.Tab "le"', 'public.plain', 'public.gone']), d.name);
-    assert.deepEqual(JSON.parse(out), { 'we.ird.Tab "le"': 7, 'public.plain': 0 });
-  } finally {
-    conn.close();
-  }
+  const out = await psql(conn, rowCountSql(['we.ird.Tab "le"', 'public.plain', 'public.gone']), d.name);
+  assert.deepEqual(JSON.parse(out), { 'we.ird.Tab "le"': 7, 'public.plain': 0 });
 });
 
 test('SQL quoting', () => {

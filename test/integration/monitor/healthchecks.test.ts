@@ -262,3 +262,25 @@ test('connection refused: retried, then ok false, never a throw', async () => {
   assert.equal(problems.length, 1);
   assert.match(problems[0] ?? '', new RegExp(`^Healthchecks ping "success" to http://127\\.0\\.0\\.1:${port}/\\*\\*\\* failed after 3 attempt`));
 });
+
+test('a redirect is not followed: the key and the body never go to another host; the problem says so', async () => {
+  const { startHcServer } = await import('../../helpers/hc-server.ts');
+  const elsewhere = await startHcServer('ok');
+  const origin = new URL(elsewhere.url).origin;
+  const redirecting = await startHcServer('redirect', { redirectTo: origin });
+  const problems: string[] = [];
+  try {
+    const p = createPinger(redirecting.url, { retries: 2, baseDelayMs: 1, onProblem: (m) => problems.push(m) });
+    const out = await p.success('the run log');
+    assert.equal(out.ok, false);
+    assert.equal(out.status, 302);
+    assert.equal(out.attempts, 1, 'not retried: it would redirect again');
+    assert.equal(redirecting.pings.length, 1);
+    assert.deepEqual(elsewhere.pings, [], 'nothing reached the other host');
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /answered with a redirect \(HTTP 302 to http:\/\/127\.0\.0\.1:\d+\/\*\*\*\); pings are not followed elsewhere/);
+    assert.doesNotMatch(problems[0]!, /0f6b2a3c/);
+  } finally {
+    await Promise.all([elsewhere.close(), redirecting.close()]);
+  }
+});

@@ -126,7 +126,8 @@ function file(name: string, size = 100): BackupFile {
   return { ...parsed, path: `/x/${name}`, size, mtime: parsed.time, manifestPath: null };
 }
 
-test('selectForVerify: default is the newest own backup of each kind; --all is everything', () => {
+test('selectForVerify: default is the newest own backup of each kind; --all is everything; never one named in the future', () => {
+  const now = new Date('2026-06-01T00:00:00Z');
   const all = [
     file('production_backup_2026_03_01T00_00_00.sql.zst'),
     file('temp_before_restore_2026_02_01T00_00_00.sql.zst'),
@@ -136,10 +137,13 @@ test('selectForVerify: default is the newest own backup of each kind; --all is e
     file('media_backup_2025_12_01T00_00_00.tar.zst'),
     file('media_backup_2025_11_01T00_00_00.tar.gz'),
   ];
-  assert.deepEqual(selectForVerify(all, false).map((b) => b.name), ['backup_2026_01_02T00_00_00-2.sql.zst', 'media_backup_2025_12_01T00_00_00.tar.zst']);
-  assert.equal(selectForVerify(all, true).length, all.length);
-  assert.deepEqual(selectForVerify([file('production_backup_2026_03_01T00_00_00.sql.zst')], false), []);
-  assert.deepEqual(selectForVerify([], false), []);
+  assert.deepEqual(selectForVerify(all, false, now).map((b) => b.name), ['backup_2026_01_02T00_00_00-2.sql.zst', 'media_backup_2025_12_01T00_00_00.tar.zst']);
+  assert.equal(selectForVerify(all, true, now).length, all.length);
+  assert.deepEqual(selectForVerify([file('production_backup_2026_03_01T00_00_00.sql.zst')], false, now), []);
+  assert.deepEqual(selectForVerify([], false, now), []);
+  // A planted name from the future is not "the newest": the drill would test it instead of the real one.
+  const planted = [...all, file('backup_2099_01_01T00_00_00.sql.zst'), file('media_backup_2026_06_01T00_04_00.tar.zst'), file('media_backup_2026_06_01T00_06_00.tar.zst')];
+  assert.deepEqual(selectForVerify(planted, false, now).map((b) => b.name), ['backup_2026_01_02T00_00_00-2.sql.zst', 'media_backup_2026_06_01T00_04_00.tar.zst']);
 });
 
 test('sanityCheck: shrinking, empty table of contents, rows or files gone; fail or warn per config', () => {

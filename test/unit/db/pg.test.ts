@@ -1,9 +1,9 @@
 // libpq connections and PostgreSQL command lines: argv tables (direct and compose mode), URLs
-// taken apart into libpq variables, the passfile line, tool and server versions.
+// taken apart into libpq variables, the password in the tools' environment, tool and server versions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatabaseTarget } from '../../../lib/config/resolve.ts';
-import { parseDatabaseUrl, parseToolMajor, passfileLine, pgArgv, serverMajor } from '../../../lib/db/pg.ts';
+import { openConnection, parseDatabaseUrl, parseToolMajor, pgArgv, serverMajor } from '../../../lib/db/pg.ts';
 
 const compose = { file: '/srv/app/docker-compose.production.yml', projectDirectory: null };
 const composeDb: DatabaseTarget = { mode: 'compose', service: 'postgres', compose };
@@ -12,6 +12,7 @@ test('pgArgv: direct mode', () => {
   const direct: DatabaseTarget = { mode: 'direct', url: 'postgres://u:secret@h/d' };
   assert.deepEqual(pgArgv(direct, 'pg_dump', []), ['pg_dump', '-w']);
   assert.deepEqual(pgArgv(direct, 'psql', ['-c', 'select 1'], 'postgres'), ['psql', '-w', '--dbname', 'postgres', '-c', 'select 1']);
+  assert.deepEqual(pgArgv(direct, 'psql', ['-f', '-'], 'scratch', 'owner'), ['psql', '-w', '--username', 'owner', '--dbname', 'scratch', '-f', '-']);
   // The URL (and its password) never reaches argv.
   assert.ok(!pgArgv(direct, 'pg_dump', []).join(' ').includes('secret'));
 });
@@ -20,9 +21,10 @@ test('pgArgv: compose mode uses the container POSTGRES_USER / POSTGRES_DB', () =
   const argv = pgArgv(composeDb, 'pg_dump', ['--schema-only']);
   assert.deepEqual(argv.slice(0, 8), ['docker', 'compose', '-f', compose.file, 'exec', '-T', 'postgres', 'sh']);
   assert.equal(argv[8], '-c');
-  assert.match(argv[9]!, /-U "\$POSTGRES_USER" --dbname "\$\{db:-\$POSTGRES_DB\}"/);
-  assert.deepEqual(argv.slice(10), ['sh', '', 'pg_dump', '--schema-only']);
-  assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch').slice(10, 13), ['sh', 'scratch', 'psql']);
+  assert.match(argv[9]!, /-U "\$\{user:-\$POSTGRES_USER\}" --dbname "\$\{db:-\$POSTGRES_DB\}"/);
+  assert.deepEqual(argv.slice(10), ['sh', '', '', 'pg_dump', '--schema-only']);
+  assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch').slice(10, 14), ['sh', 'scratch', '', 'psql']);
+  assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch', 'owner').slice(10, 14), ['sh', 'scratch', 'owner', 'psql']);
 });
 
 const urls: [string, Record<string, string>, string | null][] = [
@@ -42,8 +44,15 @@ test('parseDatabaseUrl refuses what it cannot honour', () => {
   assert.throws(() => parseDatabaseUrl('postgres://h/d?frobnicate=1'), /parameter "frobnicate" is not supported/);
 });
 
-test('passfile escapes : and \\', () => {
-  assert.equal(passfileLine('a:b\\c'), '*:*:*:*:a\\:b\\\\c\n');
+test('openConnection: the password goes to the tools as PGPASSWORD, the URL to nobody', () => {
+  const conn = openConnection({ mode: 'direct', url: 'postgres://app:p%3As@db/shop' }, { DATABASE_URL: 'postgres://app:p%3As@db/shop', PATH: '/bin' });
+  assert.deepEqual(conn.env, { PATH: '/bin', PGHOST: 'db', PGUSER: 'app', PGDATABASE: 'shop', PGPASSWORD: 'p:s' });
+});
+
+test('parseDatabaseUrl: a bad percent-escape is bad usage, not a crash, and does not repeat the part', () => {
+  for (const url of ['postgres://app:50%@db/shop', 'postgres://a%zz@db/shop', 'postgres://app@db/sh%E0op']) {
+    assert.throws(() => parseDatabaseUrl(url), (err: Error) => err.name === 'UsageError' && /bad percent-escape/.test(err.message) && !err.message.includes('50%'));
+  }
 });
 
 test('versions', () => {
