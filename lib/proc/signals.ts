@@ -84,7 +84,10 @@ export function installStopHandlers(say: Say): void {
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
-    requestStop('SIGTERM', `the process that started this run (pid ${parent}) is gone`);
+    // A signal to the whole group reaches npx and this process together, and npx may be gone
+    // before Node has run this process's signal handler: give that signal a moment to be the
+    // reason named, so the line says what really happened.
+    setTimeout(() => requestStop('SIGTERM', `the process that started this run (pid ${parent}) is gone`), 300).unref();
   }, 500);
   timer.unref();
 }
