@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SshTarget } from '../../../lib/config/resolve.ts';
 import { remoteDirWord, remoteScriptCommand, shellQuote, sshArgv, SSH_LOST } from '../../../lib/remote/ssh.ts';
+import { REMOTE_DIR_WORDS } from '../../fixtures/remote-dir-words.ts';
 import { ROOT } from '../../helpers/cli.ts';
 import { freePort, startSshd } from '../../helpers/sshd.ts';
 import type { TestSshd } from '../../helpers/sshd.ts';
@@ -58,19 +59,7 @@ describe('shellQuote', () => {
 });
 
 describe('remoteDirWord', () => {
-  const table: [string, string, string][] = [
-    // dir, word, what a shell with HOME=/h makes of it
-    ['~', '~', '/h'],
-    ['~/', '~/', '/h/'],
-    ['~/app', "~/'app'", '/h/app'],
-    ["~/my app/it's", "~/'my app/it'\\''s'", "/h/my app/it's"],
-    ['~root/app', "~root/'app'", '/root/app'],
-    ['/srv/~/x', "'/srv/~/x'", '/srv/~/x'],
-    ['~not a user/x', "'~not a user/x'", '~not a user/x'],
-    ['app', "'app'", 'app'],
-    ['$(id)', "'$(id)'", '$(id)'],
-  ];
-  for (const [dir, word, expanded] of table) {
+  for (const [dir, word, expanded] of REMOTE_DIR_WORDS) {
     test(`${JSON.stringify(dir)} expands on the remote side only`, () => {
       assert.equal(remoteDirWord(dir), word);
       const out = execFileSync('sh', ['-c', `printf '%s' ${word}`], { env: { ...process.env, HOME: '/h' }, encoding: 'utf8' });

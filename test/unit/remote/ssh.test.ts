@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../../lib/cli/errors.ts';
 import type { SshTarget } from '../../../lib/config/resolve.ts';
+import { REMOTE_DIR_WORDS } from '../../fixtures/remote-dir-words.ts';
 import { remoteDirWord, remoteScriptCommand, shellQuote, sshArgv, sshOptionPath } from '../../../lib/remote/ssh.ts';
 
 describe('shellQuote', () => {
@@ -125,19 +126,7 @@ describe('remoteScriptCommand', () => {
 });
 
 describe('remoteDirWord', () => {
-  const table: [string, string, string][] = [
-    // dir, word, what a shell with HOME=/h makes of it
-    ['~', '~', '/h'],
-    ['~/', '~/', '/h/'],
-    ['~/app', "~/'app'", '/h/app'],
-    ["~/my app/it's", "~/'my app/it'\\''s'", "/h/my app/it's"],
-    ['~root/app', "~root/'app'", '/root/app'],
-    ['/srv/~/x', "'/srv/~/x'", '/srv/~/x'],
-    ['~not a user/x', "'~not a user/x'", '~not a user/x'],
-    ['app', "'app'", 'app'],
-    ['$(id)', "'$(id)'", '$(id)'],
-  ];
-  for (const [dir, word] of table) {
+  for (const [dir, word] of REMOTE_DIR_WORDS) {
     test(`${JSON.stringify(dir)} becomes ${word}`, () => assert.equal(remoteDirWord(dir), word));
   }
 });
