@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ROOT, ls, runScript } from '../helpers/cli.ts';
 import { createDb, type TempDb } from '../helpers/pg.ts';
 import { projectCopy, type ProjectCopy } from '../helpers/project-copy.ts';
@@ -70,7 +71,8 @@ test('an unexpected crash: one line, and with COMPOSE_BACKUP_DEBUG the stack nam
   const debug = await runScript('list-backups', [], { cwd: clone.dir, env: { COMPOSE_BACKUP_DEBUG: '1' } });
   assert.equal(debug.code, 1, debug.stderr);
   assert.match(debug.stderr, /^error: unexpected: injected crash$/m);
-  assert.ok(debug.stderr.includes(`at formatListing (${file}:${crashLine}:`), debug.stderr);
+  // tsx names the path, Node's own type stripping (22.18+/24) the file URL: either way, the source line.
+  assert.ok([file, pathToFileURL(file).href].some((f) => debug.stderr.includes(`at formatListing (${f}:${crashLine}:`)), debug.stderr);
   // Every frame of ours names a .ts source with its line, never a bundle or a compiled file.
   const ours = debug.stderr.split('\n').filter((l) => l.includes(clone.dir));
   assert.ok(ours.length >= 2, debug.stderr);
