@@ -4,8 +4,10 @@
 import path from 'node:path';
 import { UsageError } from '../cli/errors.ts';
 import type { Codec } from '../core/naming.ts';
+import type { Policy } from '../core/retention.ts';
+import { checkRecipient } from '../core/recipients.ts';
 import { checkPingUrl } from '../monitor/ping-url.ts';
-import { defaultEnvironment, type ConfigFile, type EnvironmentConfig } from './schema.ts';
+import { defaultEnvironment, type ConfigFile, type EnvironmentConfig, type OffsiteTargetConfig } from './schema.ts';
 
 export interface ComposeRef {
   file: string;
@@ -27,6 +29,21 @@ export type SshTarget = Omit<NonNullable<EnvironmentConfig['ssh']>, 'remoteEnv' 
   remoteEnv: string;
 };
 
+/** How ssh reaches a host (the environment's own, or an offsite target's): what sshArgv needs. */
+export type SshEndpoint = Pick<SshTarget, 'target' | 'port' | 'identityFile' | 'knownHostsFile' | 'connectTimeout'>;
+
+/** A target's retention, per kind (copies are never safety snapshots). */
+export type OffsiteRetention = Record<'database' | 'media', Policy>;
+
+type OffsiteCommon = { name: string; recipients: string[]; retention: OffsiteRetention };
+type KindConfig<K extends OffsiteTargetConfig['kind']> = Omit<Extract<OffsiteTargetConfig, { kind: K }>, 'retention' | 'recipients'>;
+
+/** An offsite target, resolved: recipients checked, a path made absolute, retention filled in. */
+export type OffsiteTarget =
+  | (KindConfig<'s3'> & OffsiteCommon)
+  | (Omit<KindConfig<'ssh'>, 'port' | 'identityFile' | 'knownHostsFile'> & SshEndpoint & OffsiteCommon)
+  | (KindConfig<'path'> & OffsiteCommon);
+
 /**
  * Everything an operation needs about one environment. The parts the file and the defaults
  * decide are the schema's own types; the parts below them are resolved here.
@@ -40,7 +57,14 @@ export type Settings = Pick<EnvironmentConfig, 'compression' | 'compressionLevel
   ssh: SshTarget | null;
   healthchecks: Omit<EnvironmentConfig['healthchecks'], 'url'> & { url: string | null };
   prometheusTextfile: string | null;
+  /**
+   * By name, in the config's order. Each resolves when used: a target whose `${VAR}`s are unset
+   * (credentials a laptop does not have) throws a UsageError naming them then, not at start.
+   */
+  offsite: Record<string, () => OffsiteTarget>;
 };
+
+const SSH_TARGET = /^[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+$|^[A-Za-z0-9.:_-]+$/;
 
 /** Expand `${VAR}` and `${VAR:-default}` in one string; unset variables are reported by path. */
 export function expandVars(value: string, env: NodeJS.ProcessEnv, where: string, problems: string[]): string {
@@ -86,7 +110,9 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
     // target host: the ssh section names this very machine, so it is dropped before its variables
     // are expanded; the same config file then works on the laptop and, cloned, on the server.
     const own = env.COMPOSE_BACKUP_ON_HOST === '1' ? { ...found, ssh: undefined } : found;
-    raw = expandTree(own, env, `environments.${name}`, problems);
+    // Offsite targets' variables (storage credentials, usually) are expanded below, each apart:
+    // a laptop that only dispatches to the server need not have them.
+    raw = { ...expandTree({ ...own, offsite: {} }, env, `environments.${name}`, problems), offsite: own.offsite };
   } else {
     if (name !== 'local') {
       throw new UsageError(`environment "${name}" needs a config file (copy backup.config.example.yaml to backup.config.yaml)`);
@@ -139,7 +165,7 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
         remoteEnv: s.remoteEnv ?? name,
       }
     : null;
-  if (ssh && ssh.target !== '' && !/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+$|^[A-Za-z0-9.:_-]+$/.test(ssh.target)) {
+  if (ssh && ssh.target !== '' && !SSH_TARGET.test(ssh.target)) {
     problems.push(`${at}.ssh.target: "${ssh.target}" is not user@host`);
   }
 
@@ -149,6 +175,23 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
   for (const [op, url] of Object.entries(raw.healthchecks.checks)) {
     const why = url ? checkPingUrl(url) : null;
     if (why) problems.push(`${at}.healthchecks.checks.${op}: ${why}`);
+  }
+
+  const offsite: Record<string, () => OffsiteTarget> = {};
+  for (const [targetName, t] of Object.entries(raw.offsite)) {
+    const where = `${at}.offsite.${targetName}`;
+    const unset: string[] = [];
+    const expanded = expandTree(t, env, where, unset);
+    const own: string[] = [];
+    const target = resolveOffsite(targetName, expanded, raw.retention, fromFile, where, own);
+    // Every other problem of the file is reported at start, as always; unset variables wait.
+    if (unset.length) offsite[targetName] = () => {
+      throw new UsageError(`offsite target "${targetName}" cannot be used: ${unset.join('; ')}`);
+    };
+    else {
+      problems.push(...own);
+      offsite[targetName] = () => target;
+    }
   }
 
   if (problems.length) throw new UsageError(`${configPath ?? 'configuration'} is invalid: ${problems.join('; ')}`);
@@ -169,5 +212,43 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
     log: raw.log,
     prometheusTextfile: raw.prometheusTextfile ? fromFile(raw.prometheusTextfile) : null,
     diskMargin: raw.diskMargin,
+    offsite,
   };
+}
+
+/** Pure: one offsite target of the file, its recipients checked and its defaults filled in. */
+function resolveOffsite(
+  name: string,
+  t: OffsiteTargetConfig,
+  local: EnvironmentConfig['retention'],
+  fromFile: (p: string) => string,
+  at: string,
+  problems: string[],
+): OffsiteTarget {
+  const recipients: string[] = [];
+  t.recipients.forEach((r, i) => {
+    const checked = checkRecipient(r);
+    if (checked.ok) recipients.push(checked.recipient);
+    else problems.push(`${at}.recipients.${i}: ${checked.problem}`);
+  });
+  if (t.encryption === 'age' && t.recipients.length === 0) {
+    problems.push(`${at}.recipients: copies are encrypted with age: give at least one public key (age1… from age-keygen, or ssh-ed25519 …); for unencrypted copies say encryption: none`);
+  }
+  if (t.encryption === 'none' && t.recipients.length) problems.push(`${at}.recipients: encryption is none; remove the recipients or the encryption line`);
+  const common = {
+    name,
+    recipients,
+    retention: { database: t.retention.database ?? local.database, media: t.retention.media ?? local.media },
+  };
+  if (t.kind === 'path') return { ...t, ...common, path: fromFile(t.path) };
+  if (t.kind === 'ssh') {
+    if (t.target !== '' && !SSH_TARGET.test(t.target)) problems.push(`${at}.target: "${t.target}" is not user@host`);
+    return { ...t, ...common, port: t.port ?? null, identityFile: t.identityFile ?? null, knownHostsFile: t.knownHostsFile ?? null };
+  }
+  if (Boolean(t.accessKeyId) !== Boolean(t.secretAccessKey)) {
+    problems.push(`${at}: accessKeyId and secretAccessKey go together (or leave both out to use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`);
+  }
+  if (t.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(t.endpoint)) problems.push(`${at}.endpoint: "${t.endpoint}" is not an http(s) URL`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.bucket)) problems.push(`${at}.bucket: "${t.bucket}" is not an S3 bucket name (3-63 lower-case letters, digits, "." and "-")`);
+  return { ...t, ...common, prefix: t.prefix.replace(/^\/+|\/+$/g, '') };
 }

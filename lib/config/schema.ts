@@ -8,7 +8,7 @@ import { PolicySchema } from '../core/retention.ts';
 
 export const OPERATIONS = [
   'backup-db', 'backup-media', 'backup-full', 'list-backups', 'restore-db', 'restore-media',
-  'download-backup', 'upload-backups', 'prune', 'verify', 'scheduled-backup',
+  'download-backup', 'upload-backups', 'prune', 'verify', 'scheduled-backup', 'push-offsite', 'recover',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -40,14 +40,19 @@ const MediaSchema = z
   ])
   .prefault({ mode: 'host' });
 
+/** How ssh reaches a host: the environment's own host, or an offsite target's. */
+const sshEndpoint = {
+  /** user@host; usually `${SSH_APP_USER_AND_IP}` so the address stays out of the repo. */
+  target: z.string().min(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: z.string().min(1).optional(),
+  knownHostsFile: z.string().min(1).optional(),
+  connectTimeout: z.number().int().positive().default(10),
+};
+
 const SshSchema = z
   .object({
-    /** user@host; usually `${SSH_APP_USER_AND_IP}` so the address stays out of the repo. */
-    target: z.string().min(1),
-    port: z.number().int().min(1).max(65535).optional(),
-    identityFile: z.string().min(1).optional(),
-    knownHostsFile: z.string().min(1).optional(),
-    connectTimeout: z.number().int().positive().default(10),
+    ...sshEndpoint,
     /** The project folder on the remote host (where this toolkit is checked out). */
     projectDir: z.string().min(1),
     /** The environment name in the remote host's own config (default: this one's name). */
@@ -64,6 +69,53 @@ const RetentionSchema = z
   })
   .strict()
   .prefault({});
+
+/**
+ * What every offsite target has: its encryption (age to these recipients, or none, which must be
+ * asked for), and its retention (per kind; a kind left out follows the environment's own policy).
+ */
+const offsiteCommon = {
+  encryption: z.enum(['age', 'none']).default('age'),
+  /** age1… X25519 keys and ssh-ed25519/ssh-rsa public keys; checked after ${VAR}s are expanded. */
+  recipients: z.array(z.string().min(1)).default([]),
+  retention: z.object({ database: PolicySchema.optional(), media: PolicySchema.optional() }).strict().prefault({}),
+};
+
+const OffsiteTargetSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('s3'),
+      ...offsiteCommon,
+      bucket: z.string().min(1),
+      /** Folder in the bucket; the environment's name is a folder below it. */
+      prefix: z.string().default(''),
+      /** For S3-compatible services (B2, R2, Wasabi, MinIO…); AWS itself needs none. */
+      endpoint: z.string().min(1).optional(),
+      region: z.string().min(1).default('us-east-1'),
+      forcePathStyle: z.boolean().default(false),
+      /** Else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the SDK's other sources: profile, instance role). */
+      accessKeyId: z.string().min(1).optional(),
+      secretAccessKey: z.string().min(1).optional(),
+      /** S3 Object Lock: each copy cannot be deleted or changed for this many days (the bucket must have Object Lock on). */
+      immutableDays: z.number().int().positive().max(36500).optional(),
+      immutableMode: z.enum(['compliance', 'governance']).default('compliance'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('ssh'),
+      ...offsiteCommon,
+      ...sshEndpoint,
+      /** The folder on that host (relative: to the login directory). */
+      path: z.string().min(1),
+    })
+    .strict(),
+  z.object({ kind: z.literal('path'), ...offsiteCommon, path: z.string().min(1) }).strict(),
+]);
+export type OffsiteTargetConfig = z.output<typeof OffsiteTargetSchema>;
+
+/** Target names appear in file names, metric labels and messages. */
+const targetName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'offsite target names are lower-case letters, digits and "-"');
 
 const HealthchecksSchema = z
   .object({
@@ -126,6 +178,8 @@ export const EnvironmentSchema = z
       .object({ ratio: z.number().min(0).default(0.1), bytes: z.number().int().min(0).default(64 * 1024 * 1024) })
       .strict()
       .prefault({}),
+    /** Offsite copies (push-offsite), by target name. */
+    offsite: z.record(targetName, OffsiteTargetSchema).default({}),
   })
   .strict();
 /** One environment of the file, every default filled in. */

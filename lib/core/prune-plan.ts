@@ -6,7 +6,7 @@
 import type { SafetyDatabase } from '../db/safety-names.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import { humanAge } from './format.ts';
-import type { BackupKind, BackupRole } from './naming.ts';
+import type { BackupKind, BackupName, BackupRole } from './naming.ts';
 import { applyPolicy, describePolicy, newestFirstOrder, type Policy, type TieBreak } from './retention.ts';
 
 export type PolicyName = 'database' | 'media' | 'snapshots';
@@ -15,14 +15,19 @@ export type Action = 'keep' | 'remove' | 'unmanaged';
 export const NEWEST_REASON = 'newest';
 export const UNMANAGED_REASON = 'other environment: not managed';
 
-export interface PruneEntry {
-  file: BackupFile;
+/** What a plan is made of: local backups (lib/store/catalog's files) or a target's copies. */
+export interface PrunableBackup extends BackupName {
+  size: number;
+}
+
+export interface PruneEntry<T extends PrunableBackup = BackupFile> {
+  file: T;
   action: Action;
   reasons: string[];
 }
 
 /** Backups of one kind and role from one environment: a policy applies to each group on its own. */
-export interface PruneGroup {
+export interface PruneGroup<T extends PrunableBackup = BackupFile> {
   kind: BackupKind;
   role: BackupRole;
   /** null: this environment's own backups; else the environment a downloaded copy came from. */
@@ -31,16 +36,16 @@ export interface PruneGroup {
   policyName: PolicyName | null;
   policy: Policy | null;
   /** Newest first. */
-  entries: PruneEntry[];
+  entries: PruneEntry<T>[];
   /** Why this group may not be pruned as planned, or null. */
   refusal: string | null;
 }
 
-export interface PrunePlan {
+export interface PrunePlan<T extends PrunableBackup = BackupFile> {
   now: Date;
-  groups: PruneGroup[];
+  groups: PruneGroup<T>[];
   /** Every backup the plan removes, across groups (their manifests go with them). */
-  remove: BackupFile[];
+  remove: T[];
   refusals: string[];
 }
 
@@ -48,7 +53,7 @@ export interface PrunePlan {
 export type Retention = Record<PolicyName, Policy>;
 
 /** Same second: the higher sequence number is the newer backup, as lib/naming orders them. */
-const bySeq: TieBreak<BackupFile> = (a, b) => b.seq - a.seq;
+const bySeq: TieBreak<PrunableBackup> = (a, b) => b.seq - a.seq;
 const newestFirst = newestFirstOrder(bySeq);
 
 const KIND_ORDER: BackupKind[] = ['database', 'media'];
@@ -63,7 +68,7 @@ export function policyNameFor(kind: BackupKind, role: BackupRole): PolicyName {
   return role === 'snapshot' ? 'snapshots' : kind;
 }
 
-function groupOrder(a: PruneGroup, b: PruneGroup): number {
+function groupOrder(a: PruneGroup<PrunableBackup>, b: PruneGroup<PrunableBackup>): number {
   // This environment's own groups first, then other environments by name.
   if ((a.env === null) !== (b.env === null)) return a.env === null ? -1 : 1;
   return (
@@ -73,14 +78,27 @@ function groupOrder(a: PruneGroup, b: PruneGroup): number {
   );
 }
 
-/** Pure: what prune would keep and remove, and why; `files` as lib/catalog lists them. */
-export function planPrune(files: readonly BackupFile[], retention: Retention, now: Date): PrunePlan {
-  const byGroup = new Map<string, BackupFile[]>();
+export interface PlanOptions<T> {
+  /**
+   * Which item the newest rule protects: the newest of the group that passes this (a target's
+   * newest *verified* copy); default: the newest of all.
+   */
+  newestAmong?: (item: T) => boolean;
+  /** The reason it is kept for (default: newest). */
+  newestReason?: string;
+}
+
+/**
+ * Pure: what prune would keep and remove, and why; `files` as lib/catalog lists them, or a
+ * target's copies (lib/offsite, with the target's retention).
+ */
+export function planPrune<T extends PrunableBackup = BackupFile>(files: readonly T[], retention: Retention, now: Date, opts: PlanOptions<T> = {}): PrunePlan<T> {
+  const byGroup = new Map<string, T[]>();
   for (const f of files) {
     const key = `${f.env ?? ''}\u0000${f.kind}\u0000${f.role}`;
     byGroup.set(key, [...(byGroup.get(key) ?? []), f]);
   }
-  const groups: PruneGroup[] = [];
+  const groups: PruneGroup<T>[] = [];
   for (const list of byGroup.values()) {
     const sorted = [...list].sort(newestFirst);
     const { kind, role, env } = sorted[0]!;
@@ -95,12 +113,13 @@ export function planPrune(files: readonly BackupFile[], retention: Retention, no
     const { keep, remove } = applyPolicy(sorted, policy, now, bySeq);
     const reasonsOf = new Map([...keep, ...remove].map((d) => [d.item, d.reasons]));
     const newest = sorted[0]!;
-    const entries = sorted.map((file): PruneEntry => {
+    const protectedItem = opts.newestAmong ? sorted.find(opts.newestAmong) : newest;
+    const entries = sorted.map((file): PruneEntry<T> => {
       const reasons = [...(reasonsOf.get(file) ?? [])];
-      if (file === newest) reasons.push(NEWEST_REASON);
+      if (file === protectedItem) reasons.push(opts.newestReason ?? NEWEST_REASON);
       return { file, action: reasons.length ? 'keep' : 'remove', reasons };
     });
-    const group: PruneGroup = { kind, role, env, policyName, policy, entries, refusal: null };
+    const group: PruneGroup<T> = { kind, role, env, policyName, policy, entries, refusal: null };
     // The newest is kept regardless, but a policy that keeps nothing at all is a mistake (or
     // backups stopped long ago): removing everything else on its word is what must not happen.
     if (keep.length === 0) {
@@ -120,7 +139,7 @@ export function planPrune(files: readonly BackupFile[], retention: Retention, no
 }
 
 /** Pure: the groups whose newest backup must pass the completeness check before anything goes. */
-export function groupsToPrune(plan: PrunePlan): PruneGroup[] {
+export function groupsToPrune<T extends PrunableBackup>(plan: PrunePlan<T>): PruneGroup<T>[] {
   return plan.groups.filter((g) => g.policyName !== null && g.entries.some((e) => e.action === 'remove'));
 }
 
@@ -181,7 +200,7 @@ export interface PruneOutcome {
 }
 
 /** Pure: the one line of a refusal, or null. */
-export function refusalLine(plan: PrunePlan, checks: readonly NewestCheck[]): string | null {
+export function refusalLine(plan: PrunePlan<PrunableBackup>, checks: readonly NewestCheck[]): string | null {
   const reasons = [
     ...plan.refusals,
     ...checks
