@@ -7,6 +7,8 @@ export interface Captured {
   /** Exit status; 127 when the command could not start, 128+n when killed by signal n. */
   code: number;
   stdout: string;
+  /** The same bytes, as they came (binary output). */
+  stdoutBytes: Buffer;
   /** The tail of stderr, secrets masked. */
   stderr: string;
   /** Why it failed, when it did (structured: stage, spawn/exit/signal, full disk). */
@@ -45,5 +47,6 @@ export async function capture(argv: string[], opts: CaptureOptions = {}): Promis
   });
   const stage = res.stages[0]!;
   const code = stage.spawnError ? 127 : stage.signal ? 128 + (SIGNALS[stage.signal] ?? 1) : (stage.code ?? 1);
-  return { code, stdout: Buffer.concat(chunks).toString('utf8'), stderr: stage.stderr || stage.spawnError || '', failure: res.failure, notFound: stage.spawnCode === 'ENOENT' };
+  const stdoutBytes = Buffer.concat(chunks);
+  return { code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: stage.stderr || stage.spawnError || '', failure: res.failure, notFound: stage.spawnCode === 'ENOENT' };
 }

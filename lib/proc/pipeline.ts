@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { FailedError, NO_SPACE_TEXT, NoSpaceError } from '../cli/errors.ts';
 import { redact } from '../cli/output.ts';
 import { stopRequested, track } from './signals.ts';
@@ -247,4 +247,48 @@ function devNull(): Writable {
 export function pipelineError(label: string, f: PipelineFailure, dir?: string): FailedError {
   if (f.noSpace) return new NoSpaceError(`${label} failed: no space left${dir ? ` on ${dir}` : ''} (the disk is full): ${f.message}`, { cause: f.cause, what: label });
   return new FailedError(`${label} failed: ${f.message}`, { cause: f.cause, what: label });
+}
+
+export interface HeldOutput {
+  /** Give this to runPipeline as `stdout` (or write to it): its chunks reach `readable`, with backpressure. */
+  sink: Writable;
+  /** What a consumer reads (an upload, a file). */
+  readable: PassThrough;
+  /** After the run: end the readable (it succeeded), or fail it with `err`. */
+  close(err?: Error): void;
+}
+
+/**
+ * Output whose end is held back until the caller has seen the whole run succeed. A pipeline's
+ * stdout ends as soon as its last stage closes it, which a stage that failed halfway does too: a
+ * reader that treats the end as "complete" (an upload, which then publishes) must not see it
+ * before the run's statuses are known.
+ */
+export function heldOutput(highWaterMark = 1 << 20): HeldOutput {
+  const readable = new PassThrough({ highWaterMark });
+  const sink = new Writable({
+    highWaterMark,
+    write(chunk: Buffer, _enc, done) {
+      if (readable.destroyed) return done(new Error('the reader stopped'));
+      if (readable.write(chunk)) return done();
+      const settle = (err?: Error) => {
+        readable.off('drain', onDrain);
+        readable.off('close', onClose);
+        done(err);
+      };
+      const onDrain = () => settle();
+      const onClose = () => settle(new Error('the reader stopped'));
+      readable.once('drain', onDrain);
+      readable.once('close', onClose);
+    },
+  });
+  return {
+    sink,
+    readable,
+    close(err) {
+      if (readable.destroyed) return;
+      if (err) readable.destroy(err);
+      else readable.end();
+    },
+  };
 }

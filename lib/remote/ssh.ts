@@ -4,7 +4,7 @@
 // The client never prompts (BatchMode), trusts only known host keys, gives up on a dead link,
 // and its exit code is the remote one, except 255, which ssh keeps for its own failures.
 import { FailedError, UsageError } from '../cli/errors.ts';
-import type { SshTarget } from '../config/resolve.ts';
+import type { SshEndpoint, SshTarget } from '../config/resolve.ts';
 import { runPipeline } from '../proc/pipeline.ts';
 import { stopRequested } from '../proc/signals.ts';
 
@@ -35,7 +35,7 @@ export function sshOptionPath(p: string): string {
  * the command line to the login shell, so every element is quoted into one string.
  * `tty` is only for interactive prompts: a pseudo-terminal mangles binary streams and merges stderr.
  */
-export function sshArgv(t: SshTarget, remoteCommand: string[], opts: { tty?: boolean } = {}): string[] {
+export function sshArgv(t: SshEndpoint, remoteCommand: string[], opts: { tty?: boolean } = {}): string[] {
   if (t.identityFile?.includes('%')) {
     // ssh reads `-i` as a token template and has no escape that also passes its own existence check.
     throw new UsageError(`ssh.identityFile ${t.identityFile}: ssh cannot use a key whose path holds "%"; rename or link it`);

@@ -82,7 +82,7 @@ export function fsyncDir(dir: string): void {
  * Write a small file atomically (manifests, textfiles): temp, fsync, rename. With
  * `noReplace` the final step is link(2), which fails with EEXIST rather than replace a file.
  */
-export async function writeFileAtomic(file: string, data: string, mode = 0o600, noReplace = false): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600, noReplace = false): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.partial-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   live.add(tmp);

@@ -1,0 +1,155 @@
+// Push: every local backup not at the target yet goes there (a catch-up after an outage too),
+// newest first, each with its manifest, encrypted on the way by an `age` stage, streamed: the
+// backup is read once from its file, and no second copy of it is made on the local disk. The
+// bytes are hashed on both sides of age: the plaintext must be what the backup's manifest says
+// (a damaged backup is never sent as a good one), the ciphertext's sha256 is the copy's checksum
+// record at the target and the receipt here. Then the target's own retention is applied.
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import { FailedError } from '../cli/errors.ts';
+import { log } from '../cli/output.ts';
+import type { OffsiteTarget, Settings } from '../config/resolve.ts';
+import { humanBytes } from '../core/format.ts';
+import { checksumText, collectCopies, copyKeys } from '../core/offsite-names.ts';
+import { planPush, type PushDecision } from '../core/offsite-plan.ts';
+import { crashPoint } from '../proc/fault.ts';
+import { heldOutput, pipelineError, runPipeline } from '../proc/pipeline.ts';
+import { listAll, type BackupFile } from '../store/catalog.ts';
+import { parseManifestText } from '../store/manifest.ts';
+import { openSource } from '../store/source.ts';
+import { encryptStage, encryptText } from './age.ts';
+import { appendReceipt, readReceipts } from './receipts.ts';
+import { pruneTarget, type TargetPruneOutcome } from './prune.ts';
+import type { ObjectLock, OffsiteStore } from './store.ts';
+
+export interface PushedCopy {
+  name: string;
+  kind: BackupFile['kind'];
+  /** The copy's size at the target (ciphertext). */
+  size: number;
+  key: string;
+  durationMs: number;
+}
+
+export interface PushOutcome {
+  target: string;
+  where: string;
+  decisions: PushDecision[];
+  pushed: PushedCopy[];
+  /** Leftovers of interrupted pushes removed at the target. */
+  swept: string[];
+  /** The target's retention, when it was applied. */
+  pruned: TargetPruneOutcome | null;
+}
+
+/** Pure: the Object Lock a copy pushed now gets, or null. */
+export function lockFor(target: OffsiteTarget, now: Date): ObjectLock | null {
+  if (target.kind !== 's3' || !target.immutableDays) return null;
+  return { mode: target.immutableMode, until: new Date(now.getTime() + target.immutableDays * 86_400_000) };
+}
+
+/** Stream one backup (and its manifest) to the target; returns the copy's size, or throws with nothing left under its name. */
+export async function pushOne(store: OffsiteStore, file: BackupFile, settings: Pick<Settings, 'backupDir'>, now: Date): Promise<PushedCopy> {
+  const { target } = store;
+  const started = Date.now();
+  const encrypted = target.encryption === 'age';
+  const keys = copyKeys(file, encrypted);
+  const lock = lockFor(target, now);
+  const manifestText = file.manifestPath ? await fsp.readFile(file.manifestPath, 'utf8') : null;
+  const manifest = manifestText === null ? null : parseManifestText(manifestText);
+  if (manifestText !== null && !manifest) throw new FailedError(`${file.name} was not pushed: its manifest is damaged; run verify`);
+
+  // The manifest goes first: a copy that has its name always has its manifest beside it.
+  if (manifestText !== null) await store.writeSmall(keys.manifest, encrypted ? await encryptText(manifestText, target.recipients) : manifestText, lock);
+
+  const src = openSource(file.path);
+  const read = src.read();
+  const out = heldOutput();
+  const cipher = crypto.createHash('sha256');
+  let cipherSize = 0;
+  const encrypting = runPipeline({
+    stdin: read.stream,
+    stages: [encrypted ? encryptStage(target.recipients) : { name: 'cat', argv: ['cat'] }],
+    stdout: out.sink,
+    tap: {
+      after: 0,
+      look: (chunk) => {
+        cipher.update(chunk);
+        cipherSize += chunk.length;
+      },
+    },
+  }).then((res) => {
+    // The upload sees the end only when every byte went through age: a stage that died halfway
+    // fails the upload instead of completing it with a truncated copy.
+    out.close(res.ok ? undefined : new FailedError(`encrypting ${file.name} failed: ${res.failure?.message ?? 'stopped'}`));
+    return res;
+  });
+  const staging = store.stage(keys, out.readable, { sizeHint: file.size, lock }).catch((err: unknown) => {
+    // The upload stopped reading: stop age too, or it would wait on a full pipe forever.
+    out.readable.destroy(err as Error);
+    throw err;
+  });
+  const [enc, staged] = await Promise.allSettled([encrypting, staging]);
+  const plain = await read.done.catch(() => null);
+  src.close();
+  if (staged.status === 'rejected') {
+    if (enc.status === 'fulfilled' && !enc.value.ok && enc.value.failure) throw pipelineError(`encrypting ${file.name}`, enc.value.failure);
+    throw staged.reason;
+  }
+  const copy = staged.value;
+  if (enc.status === 'rejected' || !enc.value.ok || !plain) {
+    await copy.discard();
+    if (enc.status === 'fulfilled' && enc.value.failure) throw pipelineError(`encrypting ${file.name}`, enc.value.failure);
+    throw new FailedError(`pushing ${file.name} failed: the backup was not read to its end`);
+  }
+  if (manifest && (plain.sha256 !== manifest.sha256 || plain.size !== manifest.size)) {
+    await copy.discard();
+    throw new FailedError(`${file.name} was not pushed: it no longer matches its manifest (changed since it was written); run verify`);
+  }
+  const sha256 = cipher.digest('hex');
+  crashPoint('push-offsite:staged');
+  await copy.commit(checksumText(sha256, keys.data));
+  await appendReceipt(settings.backupDir, target.name, {
+    event: 'pushed',
+    name: file.name,
+    key: keys.data,
+    size: cipherSize,
+    sha256,
+    plainSize: plain.size,
+    plainSha256: plain.sha256,
+    encrypted,
+    at: now.toISOString(),
+    retainUntil: lock ? lock.until.toISOString() : null,
+  });
+  return { name: file.name, kind: file.kind, size: cipherSize, key: keys.data, durationMs: Date.now() - started };
+}
+
+export interface PushOptions {
+  /** Apply the target's retention after the push (the scheduled run skips it after a failed step). */
+  prune: boolean;
+  /** Backups not to push (names), with why. */
+  exclude?: ReadonlyMap<string, string>;
+  /** Called as each copy lands. */
+  onPushed?: (c: PushedCopy) => void;
+}
+
+/** Push to one target (opened by the caller), then apply its retention. Stops at the first copy that fails. */
+export async function pushToTarget(store: OffsiteStore, settings: Pick<Settings, 'backupDir'>, now: () => Date, opts: PushOptions): Promise<PushOutcome> {
+  const { target } = store;
+  const swept = await store.sweep(now()).catch((err: Error) => {
+    log.warn(`leftovers of interrupted pushes at ${store.where} were not swept: ${err.message}`);
+    return [] as string[];
+  });
+  const [local, objects, receipts] = await Promise.all([listAll(settings.backupDir), store.list(), readReceipts(settings.backupDir, target.name)]);
+  const decisions = planPush({ local, remote: collectCopies(objects).copies, receipts, retention: target.retention, now: now(), exclude: opts.exclude });
+  const outcome: PushOutcome = { target: target.name, where: store.where, decisions, pushed: [], swept, pruned: null };
+  const todo = decisions.filter((d) => d.action === 'push');
+  for (const d of todo) {
+    log.info(`pushing ${d.file.name} (${humanBytes(d.file.size)}) to ${target.name}`);
+    const copy = await pushOne(store, d.file, settings, now());
+    outcome.pushed.push(copy);
+    opts.onPushed?.(copy);
+  }
+  if (opts.prune) outcome.pruned = await pruneTarget(store, settings, now(), { dryRun: false });
+  return outcome;
+}
