@@ -1,25 +1,38 @@
 #!/usr/bin/env -S npx zx
-// Copy a backup from a remote environment to this machine, as `<env>_backup_…`, checked by size
-// and sha256 against the remote file. Runs here (it reaches the remote host itself).
+// Copy a backup to this machine: from a remote environment (as `<env>_backup_…`, checked by size
+// and sha256 against the remote file), or with --from from an offsite target (decrypted with
+// --identity, checked against its manifest). Runs here (it reaches the remote host itself).
 import { runCli } from '../lib/cli/frame.ts';
 import { UsageError } from '../lib/cli/errors.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { humanBytes } from '../lib/core/format.ts';
+import { fetchFromTarget } from '../lib/ops/offsite.ts';
 import { downloadBackup, parseKindArg, parseRemoteName } from '../lib/remote/download.ts';
 
 await runCli(
   {
     name: 'download-backup',
-    summary: 'Copy a backup (and its manifest) from a remote environment into this machine\'s backup folder as <env>_backup_….',
-    usage: '<postgres|media> <backup name> --env <remote env> [--config <path>] [--json]',
+    summary:
+      'Copy a backup (and its manifest) into this machine\'s backup folder: from a remote environment as <env>_backup_…,\n' +
+      'or with --from <target> from an offsite target (decrypted with --identity, checked against its manifest).',
+    usage: '<postgres|media> <backup name> (--env <remote env> | --from <target> [--identity <file>]) [--config <path>] [--json]',
+    strings: ['from', 'identity'],
     positionals: { min: 2, max: 2 },
     remote: 'local',
   },
   async ({ settings, config, flags, args }) => {
     // Names are checked before anything connects.
     const name = parseRemoteName(args[1], parseKindArg(args[0]));
+    if (flags.from !== undefined) {
+      const d = await fetchFromTarget(settings, config, name, { from: flags.from, identity: flags.identity as string | undefined });
+      if (d.transferred) log.success(`${d.name}: ${humanBytes(d.size)} fetched from ${flags.from}, decrypted, size and sha256 match its manifest`);
+      else log.success(`${d.name} is already here, identical to the copy at ${flags.from}; nothing fetched`);
+      result(flags.json ? JSON.stringify(d) : d.path);
+      return;
+    }
+    if (flags.identity !== undefined) throw new UsageError('--identity goes with --from <target>');
     if (!settings.ssh) {
-      throw new UsageError(`environment "${settings.envName}" has no ssh target; download from a remote environment, e.g. --env production`);
+      throw new UsageError(`environment "${settings.envName}" has no ssh target; download from a remote environment, e.g. --env production, or from an offsite target with --from`);
     }
     const d = await downloadBackup({ target: settings.ssh, envName: settings.envName, name, backupDir: config.localBackupDir() });
     if (d.transferred) log.success(`${d.name}: ${humanBytes(d.size)} downloaded, size and sha256 match ${settings.ssh.target}`);

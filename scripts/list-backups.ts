@@ -5,9 +5,13 @@
 import { runCli } from '../lib/cli/frame.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { formatListing, toListed, toListedDatabase, type SafetyDatabases } from '../lib/core/listing.ts';
+import { formatOffsiteListing, offsiteListing } from '../lib/core/offsite-report.ts';
 import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
 import { collectStats } from '../lib/monitor/collect.ts';
 import { formatStats } from '../lib/monitor/stats.ts';
+import { oneTarget } from '../lib/ops/offsite.ts';
+import { surveyTarget } from '../lib/offsite/push.ts';
+import { openStore } from '../lib/offsite/store.ts';
 import { listAll } from '../lib/store/catalog.ts';
 
 await runCli(
@@ -15,12 +19,21 @@ await runCli(
     name: 'list-backups',
     summary:
       'List database and media backups (and safety snapshots, and the safety databases restores kept), newest first.\n' +
-      '--stats shows per kind: count, total size, newest and oldest, last success, growth per week, durations and sizes over time.',
-    usage: '[--stats] [--env <name>] [--config <path>] [--json]',
+      '--stats shows per kind: count, total size, newest and oldest, last success, growth per week, durations and sizes over time.\n' +
+      '--offsite <target> lists the copies at that offsite target (sizes, ages, state) and the local backups not there yet.',
+    usage: '[--stats | --offsite <target>] [--env <name>] [--config <path>] [--json]',
     booleans: ['stats'],
+    strings: ['offsite'],
   },
   async ({ settings, flags, now }) => {
     const at = now();
+    if (flags.offsite !== undefined) {
+      const store = await openStore(oneTarget(settings, flags.offsite, '--offsite'), settings.envName);
+      const survey = await surveyTarget(store, settings, at);
+      const listing = offsiteListing({ target: store.target.name, where: store.where, ...survey, now: at });
+      result(flags.json ? JSON.stringify(listing, null, 2) : formatOffsiteListing(listing, at));
+      return;
+    }
     if (flags.stats) {
       const stats = await collectStats(settings, at);
       result(flags.json ? JSON.stringify(stats, null, 2) : formatStats(stats, at, { sparkline: Boolean(process.stdout.isTTY) }));

@@ -8,6 +8,9 @@ import { humanBytes } from '../lib/core/format.ts';
 import { groupLabel, type PruneOutcome } from '../lib/core/prune-plan.ts';
 import { formatPlan, pruneJson } from '../lib/core/prune-report.ts';
 import { PruneRefusedError, runPrune } from '../lib/ops/prune.ts';
+import { formatTargetPlan } from '../lib/core/offsite-report.ts';
+import { copies, oneTarget, withTarget } from '../lib/ops/offsite.ts';
+import { pruneTarget, targetPruneJson, TargetPruneRefusedError, type TargetPruneOutcome } from '../lib/offsite/prune.ts';
 
 await runCli(
   {
@@ -16,12 +19,35 @@ await runCli(
       'Remove the backups the retention policies (config: retention.database, .media, .snapshots) do not keep,\n' +
       'and drop the safety databases restore-db kept that the snapshots policy does not keep.\n' +
       'Only this environment\'s own backups and its live database\'s safety databases are considered;\n' +
-      'the newest of each kind is always kept.',
-    usage: '[--dry-run] [--env <name>] [--config <path>] [--json]',
+      'the newest of each kind is always kept.\n' +
+      '--offsite <target> applies the target\'s retention to the copies there instead (its newest verified copy of\n' +
+      'each kind is always kept; copies under S3 Object Lock are kept until their date).',
+    usage: '[--dry-run] [--offsite <target>] [--env <name>] [--config <path>] [--json]',
     booleans: ['dry-run'],
+    strings: ['offsite'],
   },
   async ({ settings, flags, now }) => {
     const dryRun = flags['dry-run'] === true;
+    if (flags.offsite !== undefined) {
+      const target = oneTarget(settings, flags.offsite, '--offsite');
+      const show = (o: TargetPruneOutcome) => {
+        if (flags.json) result(JSON.stringify(targetPruneJson(o), null, 2));
+        else if (dryRun) result(formatTargetPlan({ ...o, retention: target.retention }));
+      };
+      let o: TargetPruneOutcome;
+      try {
+        o = await withTarget(settings, target, (store) => pruneTarget(store, settings, now(), { dryRun }));
+      } catch (err) {
+        if (err instanceof TargetPruneRefusedError) show(err.outcome);
+        throw err;
+      }
+      show(o);
+      if (!flags.json && !dryRun) for (const name of o.removed) result(`${o.where}/${name}`);
+      const kept = o.plan.groups.flatMap((g) => g.entries).length - o.plan.remove.length;
+      if (!o.plan.remove.length) log.success(`${target.name}: nothing to remove (${copies(kept)} kept)`);
+      else log.success(`${target.name}: ${dryRun ? 'would remove' : 'removed'} ${copies(o.plan.remove.length, 'old ')}, kept ${kept}${dryRun ? '; nothing changed' : ''}`);
+      return;
+    }
     const show = (o: PruneOutcome) => {
       if (flags.json) result(JSON.stringify(pruneJson(o, settings.envName, settings.retention), null, 2));
       else if (dryRun) result(formatPlan(o, settings.envName, settings.retention));

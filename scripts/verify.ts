@@ -14,6 +14,44 @@ import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
 import { runDrill } from '../lib/ops/drill.ts';
 import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
 import { listAll, type BackupFile } from '../lib/store/catalog.ts';
+import type { Settings } from '../lib/config/resolve.ts';
+import { collectCopies } from '../lib/core/offsite-names.ts';
+import { copies as copiesWord, drillFromTarget, identityFor, oneTarget, selectDeep } from '../lib/ops/offsite.ts';
+import { checkTarget } from '../lib/offsite/check.ts';
+import { openStore } from '../lib/offsite/store.ts';
+
+/** verify --offsite: the copies at a target against what was pushed; --deep, --drill from it. */
+async function verifyOffsite(settings: Settings, flags: Record<string, unknown>, arg: string | undefined): Promise<number> {
+  const target = oneTarget(settings, flags.offsite, '--offsite');
+  const name = arg === undefined ? null : path.basename(arg);
+  if (name !== null && !parseBackupName(name)) throw new UsageError(`"${arg}" is not a backup name this tool makes; run list-backups --offsite ${target.name}`);
+  const downloads = Boolean(flags.deep || flags.drill);
+  const identity = downloads ? identityFor(target, flags.identity as string | undefined, `verify --offsite ${target.name} --${flags.deep ? 'deep' : 'drill'}`) : null;
+  const store = await openStore(target, settings.envName);
+  log.info(`checking the copies at ${target.name} (${store.where})${flags.deep ? ', downloading to check deep' : ''}`);
+  const pick = (copies: Parameters<typeof selectDeep>[0]) => selectDeep(copies, { name, all: Boolean(flags.all) });
+  const checked = await checkTarget(store, settings, { deep: flags.deep ? pick : () => [], identity });
+  const shown = name === null ? checked.copies : checked.copies.filter((c) => c.name === name);
+  if (name !== null && !shown.length) throw new UsageError(`no copy of ${name} at ${target.name}; run list-backups --offsite ${target.name}`);
+  let drill: DrillResult | null = null;
+  if (flags.drill) {
+    const { copies } = collectCopies(await store.list());
+    drill = await drillFromTarget(settings, store, selectDeep(copies, { name, all: false }), identity);
+  }
+  if (!flags.json) {
+    for (const c of shown) result(formatVerifyLine(c));
+    for (const m of checked.missing) result(`FAIL  ${m}: pushed from here, no longer at ${target.name}`);
+    for (const p of drill?.parts ?? []) result(formatDrillLine(p));
+  }
+  const failed = shown.filter((c) => !c.ok).length + checked.missing.length;
+  const drillFailed = drill ? drill.parts.filter((p) => !p.ok).length : 0;
+  const ok = failed === 0 && drillFailed === 0;
+  if (flags.json) result(JSON.stringify({ ok, target: checked.target, where: checked.where, copies: shown, missing: checked.missing, drill }, null, 2));
+  if (failed) log.error(`${failed} of ${copiesWord(shown.length + checked.missing.length)} at ${target.name} failed verification`);
+  if (drillFailed) log.error(`the restore drill from ${target.name} failed for ${drillFailed} of ${plural(drill!.parts.length, 'backup')}`);
+  if (ok) log.success(`${copiesWord(shown.length)} at ${target.name} verified${flags.deep ? ' (deep)' : ''}${drill ? `, restore drill passed (${drill.parts.length})` : ''}`);
+  return ok ? EXIT.ok : EXIT.failed;
+}
 
 await runCli(
   {
@@ -22,12 +60,19 @@ await runCli(
       'Check backups: checksum against the manifest, full decompression, a dump\'s completion footer and contents,\n' +
       'an archive\'s full listing and safety rules. Default: the newest database and media backup of this environment.\n' +
       '--all checks every backup (safety snapshots and downloaded copies too); --drill also restores the newest\n' +
-      'backups into a throwaway database and a temporary folder and compares row and file counts.',
-    usage: '[<backup file or name>] [--all] [--drill] [--env <name>] [--config <path>] [--json]',
-    booleans: ['all', 'drill'],
+      'backups into a throwaway database and a temporary folder and compares row and file counts.\n' +
+      '--offsite <target> checks the copies there against what was pushed (no download); --deep also downloads,\n' +
+      'decrypts (--identity) and checks the newest copy of each kind (or the one named, or --all); --drill drills them.',
+    usage: '[<backup file or name>] [--all] [--drill] [--offsite <target> [--deep] [--identity <file>]] [--env <name>] [--config <path>] [--json]',
+    booleans: ['all', 'drill', 'deep'],
+    strings: ['offsite', 'identity'],
     positionals: { min: 0, max: 1 },
+    // An identity is a file on this machine, and never leaves it: such a check runs here.
+    remote: (flags) => (flags.identity === undefined ? 'dispatch' : 'local'),
   },
   async ({ settings, flags, args, now }) => {
+    if (flags.offsite !== undefined) return verifyOffsite(settings, flags, args[0]);
+    if (flags.deep || flags.identity !== undefined) throw new UsageError('--deep and --identity go with --offsite <target>');
     // Like every operation that touches the database: repair what a killed run left there, when the
     // server can be reached (verify itself reads only files, so an unreachable one is no failure).
     if (!settings.ssh) await lookUpSafetyDatabases(settings.database);

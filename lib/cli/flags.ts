@@ -17,7 +17,7 @@ export interface CliSpec {
    * For an environment with an ssh target: 'dispatch' (default) runs the script on that host
    * (lib/remote/dispatch); 'local' runs it here, for scripts that reach the host themselves.
    */
-  remote?: RemoteMode;
+  remote?: RemoteMode | ((flags: Record<string, unknown>) => RemoteMode);
 }
 
 export interface CommonFlags {

@@ -66,7 +66,8 @@ export async function runCli(spec: CliSpec, body: Body): Promise<void> {
     const settings = config.settings(flags.env);
     // On the remote host itself settings.ssh is null (COMPOSE_BACKUP_ON_HOST, lib/config/resolve).
     // Loaded only when used: every module is start-up time for every run.
-    if (settings.ssh && (spec.remote ?? 'dispatch') === 'dispatch') {
+    const mode = typeof spec.remote === 'function' ? spec.remote(flags) : (spec.remote ?? 'dispatch');
+    if (settings.ssh && mode === 'dispatch') {
       const { runRemote } = await import('../remote/dispatch.ts');
       process.exitCode = await runRemote({ op: spec.name, raw, args, yes: flags.yes, settings: { ...settings, ssh: settings.ssh } });
       return;

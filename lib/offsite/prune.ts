@@ -66,3 +66,20 @@ async function removeOrphans(store: OffsiteStore, orphans: StoredObject[], now: 
   }
   return removed;
 }
+
+/** The --json document of a target's prune. */
+export function targetPruneJson(o: TargetPruneOutcome) {
+  return {
+    target: o.target,
+    where: o.where,
+    now: o.plan.now.toISOString(),
+    dryRun: o.dryRun,
+    refusal: o.refusal,
+    copies: o.plan.groups
+      .flatMap((g) => g.entries)
+      .map((e) => ({ name: e.file.name, kind: e.file.kind, key: e.file.key, time: e.file.time.toISOString(), size: e.file.size, action: e.action, reasons: e.reasons })),
+    remove: o.plan.remove.map((c) => c.name),
+    removed: o.removed,
+    orphans: o.orphans,
+  };
+}

@@ -10,8 +10,9 @@ import { FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { OffsiteTarget, Settings } from '../config/resolve.ts';
 import { humanBytes } from '../core/format.ts';
-import { checksumText, collectCopies, copyKeys } from '../core/offsite-names.ts';
+import { checksumText, collectCopies, copyKeys, type RemoteCopy } from '../core/offsite-names.ts';
 import { planPush, type PushDecision } from '../core/offsite-plan.ts';
+import type { ReceiptBook } from '../core/receipts.ts';
 import { crashPoint } from '../proc/fault.ts';
 import { heldOutput, pipelineError, runPipeline } from '../proc/pipeline.ts';
 import { listAll, type BackupFile } from '../store/catalog.ts';
@@ -124,6 +125,20 @@ export async function pushOne(store: OffsiteStore, file: BackupFile, settings: P
   return { name: file.name, kind: file.kind, size: cipherSize, key: keys.data, durationMs: Date.now() - started };
 }
 
+export interface TargetSurvey {
+  copies: RemoteCopy[];
+  receipts: ReceiptBook;
+  /** What a push would do with each local backup. */
+  decisions: PushDecision[];
+}
+
+/** What is at the target, and what a push would send. */
+export async function surveyTarget(store: OffsiteStore, settings: Pick<Settings, 'backupDir'>, now: Date, exclude?: ReadonlyMap<string, string>): Promise<TargetSurvey> {
+  const [local, objects, receipts] = await Promise.all([listAll(settings.backupDir), store.list(), readReceipts(settings.backupDir, store.target.name)]);
+  const { copies } = collectCopies(objects);
+  return { copies, receipts, decisions: planPush({ local, remote: copies, receipts, retention: store.target.retention, now, exclude }) };
+}
+
 export interface PushOptions {
   /** Apply the target's retention after the push (the scheduled run skips it after a failed step). */
   prune: boolean;
@@ -140,8 +155,7 @@ export async function pushToTarget(store: OffsiteStore, settings: Pick<Settings,
     log.warn(`leftovers of interrupted pushes at ${store.where} were not swept: ${err.message}`);
     return [] as string[];
   });
-  const [local, objects, receipts] = await Promise.all([listAll(settings.backupDir), store.list(), readReceipts(settings.backupDir, target.name)]);
-  const decisions = planPush({ local, remote: collectCopies(objects).copies, receipts, retention: target.retention, now: now(), exclude: opts.exclude });
+  const { decisions } = await surveyTarget(store, settings, now(), opts.exclude);
   const outcome: PushOutcome = { target: target.name, where: store.where, decisions, pushed: [], swept, pruned: null };
   const todo = decisions.filter((d) => d.action === 'push');
   for (const d of todo) {

@@ -1,0 +1,130 @@
+// The offsite operations' shared wiring: which targets a command means, each opened under its own
+// lock (a push and a prune of one target never run side by side on this machine), and the one-line
+// summaries that push-offsite, the scheduled run's log and its ping share.
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../cli/errors.ts';
+import type { Config } from '../config/load.ts';
+import type { OffsiteTarget, Settings } from '../config/resolve.ts';
+import { humanBytes, plural } from '../core/format.ts';
+import { withEnvPrefix, type BackupName } from '../core/naming.ts';
+import { collectCopies, type RemoteCopy } from '../core/offsite-names.ts';
+import { checkIdentityFile } from '../offsite/age.ts';
+import { fetchCopy, type Fetched } from '../offsite/fetch.ts';
+import type { PushOutcome } from '../offsite/push.ts';
+import { readReceipts } from '../offsite/receipts.ts';
+import { openStore, type OffsiteStore } from '../offsite/store.ts';
+import type { DrillResult } from '../core/verdicts.ts';
+import { openConnection } from '../db/pg.ts';
+import type { BackupFile } from '../store/catalog.ts';
+import { acquireLock } from '../store/lock.ts';
+import { runDrill } from './drill.ts';
+import { backupFileAt } from './verify.ts';
+
+/** The targets a command works on: the one named, or (for a push without --to) all of them. */
+export function selectTargets(settings: Pick<Settings, 'offsite' | 'envName'>, name: string | undefined, flag: string): OffsiteTarget[] {
+  const names = Object.keys(settings.offsite);
+  if (!names.length) {
+    throw new UsageError(`environment "${settings.envName}" has no offsite targets; add an offsite: section to its config (README: "Offsite copies")`);
+  }
+  if (name === undefined) return names.map((n) => settings.offsite[n]!());
+  const target = settings.offsite[name];
+  if (!target) throw new UsageError(`${flag} ${name}: no such offsite target in environment "${settings.envName}"; it has: ${names.join(', ')}`);
+  return [target()];
+}
+
+/** The one target a command needs (`--offsite NAME`, `--from NAME`). */
+export function oneTarget(settings: Pick<Settings, 'offsite' | 'envName'>, name: unknown, flag: string): OffsiteTarget {
+  if (typeof name !== 'string' || name === '') throw new UsageError(`${flag} needs the name of an offsite target`);
+  return selectTargets(settings, name, flag)[0]!;
+}
+
+/** Open a target under its lock (exit 75 when another run on this machine holds it). */
+export async function withTarget<T>(settings: Pick<Settings, 'backupDir' | 'envName'>, target: OffsiteTarget, fn: (store: OffsiteStore) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(path.join(settings.backupDir, `.offsite-${target.name}.lock`), { env: settings.envName, target: target.name });
+  try {
+    return await fn(await openStore(target, settings.envName));
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Pure: "1 copy", "2 old copies". */
+export function copies(n: number, adjective = ''): string {
+  return `${n} ${adjective}${n === 1 ? 'copy' : 'copies'}`;
+}
+
+/** Pure: "pushed 2 copies (212 MiB): backup_….sql.zst, media_backup_….tar.zst; 12 already there; removed 1 old copy". */
+export function pushSummary(o: PushOutcome): string {
+  const bytes = o.pushed.reduce((n, c) => n + c.size, 0);
+  const there = o.decisions.filter((d) => d.action === 'there').length;
+  const skipped = o.decisions.filter((d) => d.action === 'skip').length;
+  const parts = [o.pushed.length ? `pushed ${copies(o.pushed.length)} (${humanBytes(bytes)}): ${o.pushed.map((c) => c.name).join(', ')}` : 'nothing to push'];
+  if (there) parts.push(`${there} already there`);
+  if (skipped) parts.push(`${skipped} not pushed (outside the target's retention or failed their checks)`);
+  const removed = o.pruned?.removed.length ?? 0;
+  if (removed) parts.push(`removed ${copies(removed, 'old ')}`);
+  if (o.swept.length) parts.push(`swept ${plural(o.swept.length, 'leftover')} of interrupted pushes`);
+  return parts.join('; ');
+}
+
+/** The copy of a backup at a target, or a usage error saying how to look. */
+export function findCopy(copies: readonly RemoteCopy[], name: Pick<BackupName, 'name' | 'kind'>, store: Pick<OffsiteStore, 'target' | 'where'>): RemoteCopy {
+  const copy = copies.find((c) => c.name === name.name && c.kind === name.kind);
+  if (!copy) throw new UsageError(`no copy of ${name.name} at ${store.target.name} (${store.where}); run list-backups --offsite ${store.target.name} to see the names`);
+  return copy;
+}
+
+/** The identity, when the target's copies are encrypted (checked before anything connects). */
+export function identityFor(target: OffsiteTarget, identity: string | undefined, what: string): string | null {
+  return target.encryption === 'age' ? checkIdentityFile(identity, what) : null;
+}
+
+/**
+ * download-backup --from: a copy into this machine's tree. The environment's own tree when it
+ * lives here (the same name, as if never gone); the local tree with the environment's prefix
+ * when the environment is another host's (`production_backup_…`), like a download from it.
+ */
+export async function fetchFromTarget(settings: Settings, config: Config, name: BackupName, opts: { from: unknown; identity: string | undefined }): Promise<Fetched> {
+  const target = oneTarget(settings, opts.from, '--from');
+  const identity = identityFor(target, opts.identity, `fetching from ${target.name}`);
+  const here = settings.ssh === null;
+  const store = await openStore(target, settings.envName);
+  const copy = findCopy(collectCopies(await store.list()).copies, name, store);
+  const receipts = here ? await readReceipts(settings.backupDir, target.name) : null;
+  return fetchCopy({
+    store,
+    copy,
+    identity,
+    backupDir: here ? settings.backupDir : config.localBackupDir(),
+    name: here ? name.name : withEnvPrefix(name, settings.envName),
+    receipt: receipts?.byName.get(name.name),
+  });
+}
+
+/** Pure: which copies a deep check covers: the one named, every one (--all), or the newest complete copy of each kind. */
+export function selectDeep(copies: readonly RemoteCopy[], opts: { name: string | null; all: boolean }): RemoteCopy[] {
+  if (opts.name !== null) return copies.filter((c) => c.name === opts.name);
+  if (opts.all) return [...copies];
+  const complete = copies.filter((c) => c.hasChecksum && c.hasManifest);
+  return (['database', 'media'] as const).flatMap((kind) => complete.filter((c) => c.kind === kind).slice(0, 1));
+}
+
+/**
+ * The restore drill from a target: the copies fetched (decrypted, checked) into a scratch backup
+ * tree under TMPDIR, drilled there like local backups (lib/ops/drill), and the tree removed.
+ */
+export async function drillFromTarget(settings: Settings, store: OffsiteStore, copies: RemoteCopy[], identity: string | null): Promise<DrillResult> {
+  const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'compose-backup-offsite-drill-'));
+  try {
+    const files: BackupFile[] = [];
+    for (const copy of copies) {
+      const got = await fetchCopy({ store, copy, identity, backupDir: scratch, name: copy.name });
+      files.push(await backupFileAt(got.path));
+    }
+    return await runDrill(openConnection(settings.database), files);
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
+}
