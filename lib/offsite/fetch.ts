@@ -144,16 +144,17 @@ export async function fetchCopy(spec: FetchSpec): Promise<Fetched> {
     if (local && !mismatch) return { path: final, name: spec.name, ...local, transferred: false };
     throw new FailedError(`${final} already exists and is not ${copy.name} from ${store.target.name} (${mismatch}); it is never replaced: move it away to fetch again`);
   }
+  const label = `fetching ${copy.name} from ${store.target.name}`;
   try {
     const file = await writeBackupFile({
       dir,
       names: { exact: spec.name },
-      label: `fetching ${copy.name} from ${store.target.name}`,
+      label,
       fill: async (fd) => {
         const streamed = await streamCopy(store, copy, spec.identity, fd);
-        if (streamed.failure) throw new FailedError(`fetching ${copy.name} from ${store.where} failed; nothing was kept: ${streamed.failure}`);
+        if (streamed.failure) throw new FailedError(`${label} (${store.where}) failed; nothing was kept: ${streamed.failure}`, { what: label });
         const mismatch = cipherMismatch(streamed.cipher, recorded, spec.receipt);
-        if (mismatch) throw new FailedError(`${copy.name} at ${store.where} is not the copy that was pushed (${mismatch}); nothing was kept`);
+        if (mismatch) throw new FailedError(`${copy.name} at ${store.where} is not the copy that was pushed (${mismatch}); nothing was kept`, { what: label });
       },
       expect: got ? async () => ({ size: got.manifest.size, sha256: got.manifest.sha256 }) : undefined,
       manifest: () => got?.text ?? null,

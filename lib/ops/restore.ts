@@ -1,0 +1,71 @@
+// A restore of a backup file, as restore-db, restore-media and recover run it: the checks, the
+// confirmation and the safety copies of lib/db/restore and lib/media/restore, with the wiring
+// around them (the file opened once, the manifest, the safety copy's stamp) in one place.
+import { confirm } from '../cli/confirm.ts';
+import { log } from '../cli/output.ts';
+import type { Settings } from '../config/resolve.ts';
+import { humanBytes, plural } from '../core/format.ts';
+import type { Codec } from '../core/naming.ts';
+import { totalRows } from '../db/dump-scanner.ts';
+import { openConnection } from '../db/pg.ts';
+import { restoreDatabase, type RestoreResult } from '../db/restore.ts';
+import { restoreMedia, type MediaRestoreResult } from '../media/restore.ts';
+import { chooseSet } from '../store/catalog.ts';
+import { openSource } from '../store/source.ts';
+import { manifestForRestore, startManifestCheck } from './verify.ts';
+
+export interface RestoreFile {
+  path: string;
+  name: string;
+  codec: Codec;
+}
+
+/** restore-db's work on one file: checked whole, confirmed (the database's name typed, or --yes), loaded, swapped. */
+export async function restoreDatabaseFile(settings: Settings, file: RestoreFile, opts: { yes: boolean; now: Date }): Promise<RestoreResult> {
+  const manifest = await manifestForRestore(file.path, file.name);
+  const src = openSource(file.path);
+  try {
+    const { stamp } = await chooseSet(settings.backupDir, opts.now, ['database'], 'snapshot');
+    const r = await restoreDatabase({
+      settings,
+      conn: openConnection(settings.database),
+      src,
+      name: file.name,
+      codec: file.codec,
+      manifest,
+      stamp,
+      confirm: (database) =>
+        confirm({ action: `This replaces database "${database}" (${settings.envName}) with ${file.name}`, expected: database, yes: opts.yes }),
+    });
+    log.success(`database "${r.database}" restored from ${file.name} (${totalRows(r)} rows)`);
+    if (r.safetyDatabase) {
+      log.info(
+        `the replaced data is kept in database "${r.safetyDatabase}" (pruned by the snapshots policy); ` +
+          `to undo, rename "${r.database}" aside and "${r.safetyDatabase}" to "${r.database}" (README: "Undoing a restore")`,
+      );
+    }
+    return r;
+  } finally {
+    src.close();
+  }
+}
+
+/** restore-media's work on one file: checked whole, confirmed (the environment's name typed, or --yes), unpacked beside, swapped. */
+export async function restoreMediaFile(settings: Settings, file: RestoreFile, opts: { yes: boolean; now: Date }): Promise<MediaRestoreResult> {
+  // Started now, awaited in restoreMedia beside the archive's listing.
+  const checksum = startManifestCheck(file.path);
+  const { stamp, seq } = await chooseSet(settings.backupDir, opts.now, ['media'], 'snapshot');
+  const r = await restoreMedia({
+    settings,
+    file: file.path,
+    name: file.name,
+    codec: file.codec,
+    stamp,
+    seq,
+    checksum,
+    confirm: () =>
+      confirm({ action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.name}`, expected: settings.envName, yes: opts.yes }),
+  });
+  log.success(`media restored from ${file.name}: ${plural(r.check.files, 'file')}, ${humanBytes(r.check.bytes)}`);
+  return r;
+}
