@@ -5,7 +5,8 @@ import type { Settings } from '../config/resolve.ts';
 import { listAll } from '../store/catalog.ts';
 import { readManifest } from '../store/manifest.ts';
 import { writeFileAtomic } from '../store/publish.ts';
-import { computeStats, prometheusText, type BackupStats, type StatsEntry } from './stats.ts';
+import { readReceipts } from '../offsite/receipts.ts';
+import { computeStats, offsiteStats, prometheusText, type BackupStats, type OffsiteStats, type StatsEntry } from './stats.ts';
 
 /** The catalog with each backup's manifest (null when missing or damaged: size is still known). */
 export async function collectStats(settings: Settings, now: Date): Promise<BackupStats> {
@@ -23,7 +24,9 @@ export async function collectStats(settings: Settings, now: Date): Promise<Backu
 export async function writePrometheusTextfile(settings: Settings, now: Date): Promise<string | null> {
   const file = settings.prometheusTextfile;
   if (!file) return null;
-  const text = prometheusText(await collectStats(settings, now), now);
+  const offsite: OffsiteStats[] = [];
+  for (const target of Object.keys(settings.offsite)) offsite.push(...offsiteStats(target, (await readReceipts(settings.backupDir, target)).byName.keys()));
+  const text = prometheusText(await collectStats(settings, now), now, offsite);
   try {
     await writeFileAtomic(file, text, 0o644);
   } catch (err) {

@@ -3,7 +3,7 @@
 // textfile the scheduled run writes). Pure: computed from the catalog and the manifests, which
 // lib/monitor/collect reads (and where it writes the textfile).
 import { humanAge, humanBytes, humanDuration, signedBytes } from '../core/format.ts';
-import type { BackupKind } from '../core/naming.ts';
+import { parseBackupName, type BackupKind } from '../core/naming.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import type { Manifest } from '../store/manifest.ts';
 
@@ -184,7 +184,30 @@ const METRICS: { name: string; help: string; value: (s: KindStats) => number | n
 ];
 
 /** Pure: the node_exporter textfile. A kind without backups has counts of 0 and no last_* samples. */
-export function prometheusText(stats: BackupStats, now: Date): string {
+/** What this machine's receipts say is at one offsite target, per kind. */
+export interface OffsiteStats {
+  target: string;
+  kind: BackupKind;
+  /** Copies there (pushed and not removed since). */
+  count: number;
+  /** The time (from its name) of the newest backup with a copy there; null for none. */
+  newest: Date | null;
+}
+
+/** Pure: per target and kind, from the receipts' names (backup names carry their time). */
+export function offsiteStats(target: string, names: Iterable<string>): OffsiteStats[] {
+  const out: OffsiteStats[] = (['database', 'media'] as const).map((kind) => ({ target, kind, count: 0, newest: null }));
+  for (const name of names) {
+    const b = parseBackupName(name);
+    const s = b && out.find((o) => o.kind === b.kind);
+    if (!b || !s) continue;
+    s.count++;
+    if (!s.newest || b.time > s.newest) s.newest = b.time;
+  }
+  return out;
+}
+
+export function prometheusText(stats: BackupStats, now: Date, offsite: readonly OffsiteStats[] = []): string {
   const lines: string[] = [];
   for (const m of METRICS) {
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} gauge`);
@@ -192,6 +215,21 @@ export function prometheusText(stats: BackupStats, now: Date): string {
       const v = m.value(stats.kinds[k]);
       if (v !== null) lines.push(`${m.name}{kind="${k}"} ${v}`);
     }
+  }
+  if (offsite.length) {
+    const label = (o: OffsiteStats) => `{kind="${o.kind}",target="${o.target}"}`;
+    const dated = offsite.filter((o) => o.newest);
+    lines.push(
+      '# HELP backup_offsite_newest_timestamp_seconds When the newest backup with a copy at the offsite target was made, as a Unix time.',
+      '# TYPE backup_offsite_newest_timestamp_seconds gauge',
+      ...dated.map((o) => `backup_offsite_newest_timestamp_seconds${label(o)} ${o.newest!.getTime() / 1000}`),
+      '# HELP backup_offsite_newest_age_seconds Age of that newest offsite copy\'s backup when this file was written.',
+      '# TYPE backup_offsite_newest_age_seconds gauge',
+      ...dated.map((o) => `backup_offsite_newest_age_seconds${label(o)} ${Math.max(0, Math.round((now.getTime() - o.newest!.getTime()) / 1000))}`),
+      '# HELP backup_offsite_copies Copies at the offsite target, as pushed from here.',
+      '# TYPE backup_offsite_copies gauge',
+      ...offsite.map((o) => `backup_offsite_copies${label(o)} ${o.count}`),
+    );
   }
   lines.push(
     '# HELP backup_stats_generated_timestamp_seconds When these figures were written, as a Unix time.',

@@ -1,6 +1,7 @@
 // The scheduled run, as cron starts it: lock, start ping, the backup set, checks of the new
-// files, sanity gates, an optional restore drill, retention (only after full success), the
-// Prometheus textfile, backup.log lines, and the final ping with the run's log.
+// files, sanity gates, an optional restore drill, retention (only after full success), the push
+// to each offsite target, the Prometheus textfile, backup.log lines, and the final ping with the
+// run's log.
 import path from 'node:path';
 import { errorMessage, failure, LockedError } from '../cli/errors.ts';
 import { addSink, log } from '../cli/output.ts';
@@ -112,12 +113,15 @@ export async function runScheduled(settings: Settings, now: () => Date): Promise
       (h.backup ? log.info : h.skipped ? log.warn : log.error)(stepLine(r));
     }
     const written = halves.flatMap((h) => (h.backup ? [h.backup] : []));
+    /** New backups that failed their checks: never pushed offsite. */
+    const unfit = new Map<string, string>();
     for (const b of written) {
-      await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
+      const r = await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
         const v = await verifyBackup(b.path, { requireManifest: true });
         if (!v.ok) throw new Error(`${b.name}: ${v.problems.join('; ')}`);
         return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')})` };
       });
+      if (r.status === 'failed') unfit.set(b.name, 'it failed its checks in this run');
     }
     if (written.length) {
       await step(results, 'sanity', async () => {
@@ -146,6 +150,20 @@ export async function runScheduled(settings: Settings, now: () => Date): Promise
         const n = outcome.plan.remove.length;
         return { status: 'ok', detail: n ? `removed ${n} old backup${n === 1 ? '' : 's'}` : 'nothing to remove' };
       });
+    }
+    // Offsite copies: a catch-up of every backup not there yet, even after a failed step (what was
+    // made before is worth having offsite); the targets' retention only after full success, like prune.
+    const targets = Object.keys(settings.offsite);
+    if (targets.length) {
+      const prune = !failedSoFar();
+      const { pushSummary, withTarget } = await import('./offsite.ts');
+      const { pushToTarget } = await import('../offsite/push.ts');
+      for (const name of targets) {
+        await step(results, `offsite-${name}`, async () => {
+          const o = await withTarget(settings, settings.offsite[name]!(), (store) => pushToTarget(store, settings, now, { prune, exclude: unfit }));
+          return { status: 'ok', detail: `${pushSummary(o)}${prune ? '' : '; its retention not applied because a step failed'}` };
+        });
+      }
     }
     if (settings.prometheusTextfile) {
       await step(results, 'metrics', async () => ({ status: 'ok', detail: (await writePrometheusTextfile(settings, now())) ?? '' }));
