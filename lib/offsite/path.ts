@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream/promises';
 import { FailedError } from '../cli/errors.ts';
 import type { OffsiteTarget } from '../config/resolve.ts';
 import { envFolder, type StoredObject } from '../core/offsite-names.ts';
@@ -65,18 +64,18 @@ export function openPathStore(target: Extract<OffsiteTarget, { kind: 'path' }>, 
       const dir = path.dirname(final);
       await ensurePrivateDir(dir);
       const temp = path.join(base, stagingName(keys.data, new Date(), crypto.randomBytes(4).toString('hex')));
-      const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      const fh = await fsp.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
       const discard = async () => {
         await fsp.rm(temp, { force: true }).catch(() => undefined);
       };
       try {
-        await streamPipeline(body, fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1 << 20 }));
-        fs.fsyncSync(fd);
+        for await (const chunk of body) await fh.write(chunk as Buffer);
+        await fh.sync();
       } catch (err) {
         await discard();
         throw err;
       } finally {
-        fs.closeSync(fd);
+        await fh.close();
       }
       return {
         async commit(text) {
