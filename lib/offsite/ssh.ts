@@ -4,6 +4,9 @@
 // never inside the script's text. A copy streams into a hidden temporary file (`cat >`), then one
 // more session syncs it, writes its checksum record and renames it to its name.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FailedError, NO_SPACE_TEXT, NoSpaceError } from '../cli/errors.ts';
 import type { OffsiteTarget } from '../config/resolve.ts';
@@ -39,7 +42,10 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
   const where = `${target.target}:${root}`;
   // The folder as a word of the remote shell: a leading ~ expands there, the rest is quoted.
   const prelude = `R=${remoteDirWord(target.path)}/${shellQuote(env)}; umask 077\n`;
-  const argv = (script: string, args: string[]) => sshArgv(target, ['sh', '-c', prelude + script, 'sh', ...args]);
+  // One connection for the run's sessions; its socket's folder goes when this process exits.
+  const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-ssh-'));
+  process.once('exit', () => fs.rmSync(shared, { recursive: true, force: true }));
+  const argv = (script: string, args: string[]) => sshArgv(target, ['sh', '-c', prelude + script, 'sh', ...args], { shareConnection: shared });
 
   const fail = (what: string, stderr: string, code: number | null): never => {
     const why = firstError(stderr);
@@ -97,11 +103,12 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
         stages: [{ name: 'ssh', argv: argv('mkdir -p -- "$R/$2" && exec cat > "$R/$1"', [temp, keys.data.split('/')[0]!]) }],
         stdout: 'ignore',
       });
-      // A body that failed ends the remote `cat` like a complete one: its own error decides.
-      if (bodyError || !res.ok) {
+      // The host's own failure first (a full disk there also breaks the body's pipe); a body that
+      // failed on its side ends the remote `cat` like a complete one, so its own error decides then.
+      if (!res.ok || bodyError) {
         await discard();
-        if (bodyError) throw bodyError;
-        failedRun(`writing ${keys.data}`, res);
+        if (!res.ok) failedRun(`writing ${keys.data}`, res);
+        throw bodyError;
       }
       return {
         async commit(text) {

@@ -35,7 +35,7 @@ export function sshOptionPath(p: string): string {
  * the command line to the login shell, so every element is quoted into one string.
  * `tty` is only for interactive prompts: a pseudo-terminal mangles binary streams and merges stderr.
  */
-export function sshArgv(t: SshEndpoint, remoteCommand: string[], opts: { tty?: boolean } = {}): string[] {
+export function sshArgv(t: SshEndpoint, remoteCommand: string[], opts: { tty?: boolean; shareConnection?: string } = {}): string[] {
   if (t.identityFile?.includes('%')) {
     // ssh reads `-i` as a token template and has no escape that also passes its own existence check.
     throw new UsageError(`ssh.identityFile ${t.identityFile}: ssh cannot use a key whose path holds "%"; rename or link it`);
@@ -51,11 +51,22 @@ export function sshArgv(t: SshEndpoint, remoteCommand: string[], opts: { tty?: b
     ...(t.knownHostsFile ? ['-o', `UserKnownHostsFile=${sshOptionPath(t.knownHostsFile)}`] : []),
     ...(t.port ? ['-p', String(t.port)] : []),
     ...(t.identityFile ? ['-i', t.identityFile, '-o', 'IdentitiesOnly=yes'] : []),
+    ...(opts.shareConnection ? connectionSharing(opts.shareConnection) : []),
     opts.tty ? '-t' : '-T',
     '--',
     t.target,
     remoteCommand.map(shellQuote).join(' '),
   ];
+}
+
+/**
+ * Options that let the many short sessions of one run (an offsite push: a listing, then three
+ * sessions per copy) share one connection: the first becomes the master, on a socket in `dir`
+ * (a private folder of this run), and it exits by itself once idle for a few seconds, so nothing
+ * outlives the run for long, even one killed with SIGKILL.
+ */
+export function connectionSharing(dir: string): string[] {
+  return ['-o', 'ControlMaster=auto', '-o', `ControlPath=${sshOptionPath(`${dir}/%C`).replaceAll('%%C', '%C')}`, '-o', 'ControlPersist=5'];
 }
 
 /**
