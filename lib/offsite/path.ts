@@ -10,7 +10,7 @@ import { FailedError } from '../cli/errors.ts';
 import type { OffsiteTarget } from '../config/resolve.ts';
 import { envFolder, type StoredObject } from '../core/offsite-names.ts';
 import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../store/publish.ts';
-import { SMALL_MAX, STALE_AFTER_MS, stagingName, stagingTime, type OffsiteStore } from './store.ts';
+import { SMALL_MAX, stagingName, staleStaging, type OffsiteStore } from './store.ts';
 
 const KIND_FOLDERS = ['postgres', 'media'];
 
@@ -100,16 +100,10 @@ export function openPathStore(target: Extract<OffsiteTarget, { kind: 'path' }>, 
     async hashThere() {
       return null;
     },
-    async sweep(now) {
-      const removed: string[] = [];
-      for (const o of await store.list()) {
-        const made = stagingTime(o.key);
-        if (made && now.getTime() - made.getTime() > STALE_AFTER_MS) {
-          await store.remove(o.key);
-          removed.push(o.key);
-        }
-      }
-      return removed;
+    async sweep(now, listed) {
+      const stale = staleStaging(listed, now);
+      for (const o of stale) await store.remove(o.key);
+      return stale.map((o) => o.key);
     },
   };
   return store;

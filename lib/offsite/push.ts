@@ -10,7 +10,7 @@ import { FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { OffsiteTarget, Settings } from '../config/resolve.ts';
 import { humanBytes } from '../core/format.ts';
-import { checksumText, collectCopies, copyKeys, type RemoteCopy } from '../core/offsite-names.ts';
+import { checksumText, collectCopies, copyKeys, type RemoteCopy, type StoredObject } from '../core/offsite-names.ts';
 import { planPush, type PushDecision } from '../core/offsite-plan.ts';
 import type { ReceiptBook } from '../core/receipts.ts';
 import { crashPoint } from '../proc/fault.ts';
@@ -126,6 +126,7 @@ export async function pushOne(store: OffsiteStore, file: BackupFile, settings: P
 }
 
 export interface TargetSurvey {
+  objects: StoredObject[];
   copies: RemoteCopy[];
   receipts: ReceiptBook;
   /** What a push would do with each local backup. */
@@ -136,7 +137,7 @@ export interface TargetSurvey {
 export async function surveyTarget(store: OffsiteStore, settings: Pick<Settings, 'backupDir'>, now: Date, exclude?: ReadonlyMap<string, string>): Promise<TargetSurvey> {
   const [local, objects, receipts] = await Promise.all([listAll(settings.backupDir), store.list(), readReceipts(settings.backupDir, store.target.name)]);
   const { copies } = collectCopies(objects);
-  return { copies, receipts, decisions: planPush({ local, remote: copies, receipts, retention: store.target.retention, now, exclude }) };
+  return { objects, copies, receipts, decisions: planPush({ local, remote: copies, receipts, retention: store.target.retention, now, exclude }) };
 }
 
 export interface PushOptions {
@@ -151,11 +152,12 @@ export interface PushOptions {
 /** Push to one target (opened by the caller), then apply its retention. Stops at the first copy that fails. */
 export async function pushToTarget(store: OffsiteStore, settings: Pick<Settings, 'backupDir'>, now: () => Date, opts: PushOptions): Promise<PushOutcome> {
   const { target } = store;
-  const swept = await store.sweep(now()).catch((err: Error) => {
+  const survey = await surveyTarget(store, settings, now(), opts.exclude);
+  const swept = await store.sweep(now(), survey.objects).catch((err: Error) => {
     log.warn(`leftovers of interrupted pushes at ${store.where} were not swept: ${err.message}`);
     return [] as string[];
   });
-  const { decisions } = await surveyTarget(store, settings, now(), opts.exclude);
+  const { decisions } = survey;
   const outcome: PushOutcome = { target: target.name, where: store.where, decisions, pushed: [], swept, pruned: null };
   const todo = decisions.filter((d) => d.action === 'push');
   for (const d of todo) {

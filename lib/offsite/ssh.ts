@@ -14,7 +14,7 @@ import { envFolder, type StoredObject } from '../core/offsite-names.ts';
 import { capture, type Captured } from '../proc/capture.ts';
 import { firstError, heldOutput, runPipeline, type PipelineResult } from '../proc/pipeline.ts';
 import { remoteDirWord, shellQuote, sshArgv, SSH_LOST } from '../remote/ssh.ts';
-import { SMALL_MAX, STALE_AFTER_MS, stagingName, stagingTime, type OffsiteStore } from './store.ts';
+import { SMALL_MAX, stagingName, staleStaging, type OffsiteStore } from './store.ts';
 
 type SshOffsite = Extract<OffsiteTarget, { kind: 'ssh' }>;
 
@@ -137,11 +137,8 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
       if (!hash) throw new FailedError(`sha256sum at ${where} gave no hash for ${key}`);
       return hash;
     },
-    async sweep(now) {
-      const stale = (await store.list()).filter((o) => {
-        const made = stagingTime(o.key);
-        return made !== null && now.getTime() - made.getTime() > STALE_AFTER_MS;
-      });
+    async sweep(now, listed) {
+      const stale = staleStaging(listed, now);
       if (stale.length) await run('removing leftovers', 'cd -- "$R" && rm -f -- "$@"', stale.map((o) => o.key));
       return stale.map((o) => o.key);
     },

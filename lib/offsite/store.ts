@@ -49,8 +49,8 @@ export interface OffsiteStore {
   lockedUntil(key: string): Promise<Date | null>;
   /** The object's sha256 computed where it is, without moving it here (ssh: sha256sum on that host); null when the kind cannot. */
   hashThere(key: string): Promise<string | null>;
-  /** Remove what interrupted writes left (temporary files, unfinished multipart uploads) more than a day old. */
-  sweep(now: Date): Promise<string[]>;
+  /** Remove what interrupted writes left (temporary files among `listed`, unfinished multipart uploads) more than a day old. */
+  sweep(now: Date, listed: readonly StoredObject[]): Promise<string[]>;
 }
 
 /** Bigger than any checksum record or manifest. */
@@ -69,6 +69,14 @@ export function stagingName(finalKey: string, now: Date, token: string): string 
 export function stagingTime(key: string): Date | null {
   const m = /(?:^|\/)\.[^/]+\.partial-(\d{9,11})-[a-z0-9]+$/.exec(key);
   return m ? new Date(Number(m[1]) * 1000) : null;
+}
+
+/** Pure: the staging files among `listed` older than a day: a write in progress is never that slow. */
+export function staleStaging(listed: readonly StoredObject[], now: Date): StoredObject[] {
+  return listed.filter((o) => {
+    const made = stagingTime(o.key);
+    return made !== null && now.getTime() - made.getTime() > STALE_AFTER_MS;
+  });
 }
 
 /** Open the target (the kind's module is loaded only when used: the S3 SDK is big to load). */
