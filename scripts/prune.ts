@@ -4,12 +4,12 @@
 // policy, and print each name. --dry-run shows every backup with keep/remove and why.
 import { runCli } from '../lib/cli/frame.ts';
 import { log, result } from '../lib/cli/output.ts';
-import { humanBytes } from '../lib/core/format.ts';
+import { humanBytes, plural } from '../lib/core/format.ts';
 import { groupLabel, type PruneOutcome } from '../lib/core/prune-plan.ts';
 import { formatPlan, pruneJson } from '../lib/core/prune-report.ts';
 import { PruneRefusedError, runPrune } from '../lib/ops/prune.ts';
 import { formatTargetPlan } from '../lib/core/offsite-report.ts';
-import { copies, oneTarget, withTarget } from '../lib/ops/offsite.ts';
+import { oneTarget, withTarget } from '../lib/ops/offsite.ts';
 import { pruneTarget, targetPruneJson, TargetPruneRefusedError, type TargetPruneOutcome } from '../lib/offsite/prune.ts';
 
 await runCli(
@@ -44,8 +44,8 @@ await runCli(
       show(o);
       if (!flags.json && !dryRun) for (const name of o.removed) result(`${o.where}/${name}`);
       const kept = o.plan.groups.flatMap((g) => g.entries).length - o.plan.remove.length;
-      if (!o.plan.remove.length) log.success(`${target.name}: nothing to remove (${copies(kept)} kept)`);
-      else log.success(`${target.name}: ${dryRun ? 'would remove' : 'removed'} ${copies(o.plan.remove.length, 'old ')}, kept ${kept}${dryRun ? '; nothing changed' : ''}`);
+      if (!o.plan.remove.length) log.success(`${target.name}: nothing to remove (${plural(kept, 'copy', 'copies')} kept)`);
+      else log.success(`${target.name}: ${dryRun ? 'would remove' : 'removed'} ${plural(o.plan.remove.length, 'old copy', 'old copies')}, kept ${kept}${dryRun ? '; nothing changed' : ''}`);
       return;
     }
     const show = (o: PruneOutcome) => {

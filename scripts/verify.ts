@@ -16,7 +16,7 @@ import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
 import { listAll, type BackupFile } from '../lib/store/catalog.ts';
 import type { Settings } from '../lib/config/resolve.ts';
 import { collectCopies } from '../lib/core/offsite-names.ts';
-import { copies as copiesWord, drillFromTarget, identityFor, oneTarget, selectDeep } from '../lib/ops/offsite.ts';
+import { drillFromTarget, identityFor, oneTarget, selectDeep } from '../lib/ops/offsite.ts';
 import { checkTarget } from '../lib/offsite/check.ts';
 import { openStore } from '../lib/offsite/store.ts';
 
@@ -47,9 +47,9 @@ async function verifyOffsite(settings: Settings, flags: Record<string, unknown>,
   const drillFailed = drill ? drill.parts.filter((p) => !p.ok).length : 0;
   const ok = failed === 0 && drillFailed === 0;
   if (flags.json) result(JSON.stringify({ ok, target: checked.target, where: checked.where, copies: shown, missing: checked.missing, drill }, null, 2));
-  if (failed) log.error(`${failed} of ${copiesWord(shown.length + checked.missing.length)} at ${target.name} failed verification`);
+  if (failed) log.error(`${failed} of ${plural(shown.length + checked.missing.length, 'copy', 'copies')} at ${target.name} failed verification`);
   if (drillFailed) log.error(`the restore drill from ${target.name} failed for ${drillFailed} of ${plural(drill!.parts.length, 'backup')}`);
-  if (ok) log.success(`${copiesWord(shown.length)} at ${target.name} verified${flags.deep ? ' (deep)' : ''}${drill ? `, restore drill passed (${drill.parts.length})` : ''}`);
+  if (ok) log.success(`${plural(shown.length, 'copy', 'copies')} at ${target.name} verified${flags.deep ? ' (deep)' : ''}${drill ? `, restore drill passed (${drill.parts.length})` : ''}`);
   return ok ? EXIT.ok : EXIT.failed;
 }
 

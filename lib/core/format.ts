@@ -46,12 +46,13 @@ export function humanDuration(ms: number): string {
   return `${h ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
 }
 
-/** "1 file", "2 files". */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** "1 file", "2 files"; "2 copies" with its plural given. */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : many}`;
 }
 
 /** `path: message` lines, one per problem (config errors, as changesets words them). */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
+export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string; issues?: readonly { message: string }[] }[]): string[] {
+  // A bad record key (an environment's or a target's name) carries the key schema's own words inside.
+  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.issues?.[0]?.message ?? i.message}`);
 }

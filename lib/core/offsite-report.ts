@@ -1,7 +1,7 @@
 // How offsite copies are shown: list-backups --offsite (what is at a target, and which local
 // backups are not yet there), and prune --offsite's plan. Pure.
 import type { OffsiteRetention } from '../config/resolve.ts';
-import { humanAge, humanBytes } from './format.ts';
+import { humanAge, humanBytes, plural } from './format.ts';
 import type { RemoteCopy } from './offsite-names.ts';
 import { copyIncomplete, receiptMismatch, type PushDecision } from './offsite-plan.ts';
 import type { PrunePlan } from './prune-plan.ts';
@@ -98,7 +98,10 @@ export function formatTargetPlan(p: { target: string; where: string; plan: Prune
   out.push('');
   if (p.refusal) out.push(p.refusal.replace(/^r/, 'R'));
   else if (!p.plan.remove.length) out.push(`Nothing to remove: all ${entries.length} copies are kept.`);
-  else out.push(`${p.dryRun ? 'Would remove' : 'Removed'} ${p.plan.remove.length} copies (${humanBytes(p.plan.remove.reduce((n, c) => n + c.size, 0))}) and keep ${entries.length - p.plan.remove.length}.`);
+  else {
+    const n = p.plan.remove.length;
+    out.push(`${p.dryRun ? 'Would remove' : 'Removed'} ${plural(n, 'copy', 'copies')} (${humanBytes(p.plan.remove.reduce((s, c) => s + c.size, 0))}) and keep ${entries.length - n}.`);
+  }
   if (p.dryRun) out.push('Dry run: nothing was changed.');
   return out.join('\n');
 }

@@ -66,7 +66,7 @@ export function describeS3Error(f: S3ErrorFacts, t: { name: string; bucket: stri
   }
   const net = f.code ?? (['TimeoutError', 'RequestTimeout'].includes(name) ? name : '');
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'TimeoutError', 'RequestTimeout'].includes(net)) {
-    return `cannot reach ${t.endpoint} (${net}${f.message && !f.message.includes(net) ? `: ${f.message}` : ''})`;
+    return `cannot reach ${t.endpoint} (${net}${f.message && f.message !== net ? `: ${f.message}` : ''})`;
   }
   return `${name || 'error'}${f.status ? ` (HTTP ${f.status})` : ''}: ${f.message ?? 'no message'}`;
 }

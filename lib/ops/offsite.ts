@@ -50,21 +50,16 @@ export async function withTarget<T>(settings: Pick<Settings, 'backupDir' | 'envN
   }
 }
 
-/** Pure: "1 copy", "2 old copies". */
-export function copies(n: number, adjective = ''): string {
-  return `${n} ${adjective}${n === 1 ? 'copy' : 'copies'}`;
-}
-
 /** Pure: "pushed 2 copies (212 MiB): backup_….sql.zst, media_backup_….tar.zst; 12 already there; removed 1 old copy". */
 export function pushSummary(o: PushOutcome): string {
   const bytes = o.pushed.reduce((n, c) => n + c.size, 0);
   const there = o.decisions.filter((d) => d.action === 'there').length;
   const skipped = o.decisions.filter((d) => d.action === 'skip').length;
-  const parts = [o.pushed.length ? `pushed ${copies(o.pushed.length)} (${humanBytes(bytes)}): ${o.pushed.map((c) => c.name).join(', ')}` : 'nothing to push'];
+  const parts = [o.pushed.length ? `pushed ${plural(o.pushed.length, 'copy', 'copies')} (${humanBytes(bytes)}): ${o.pushed.map((c) => c.name).join(', ')}` : 'nothing to push'];
   if (there) parts.push(`${there} already there`);
   if (skipped) parts.push(`${skipped} not pushed (outside the target's retention or failed their checks)`);
   const removed = o.pruned?.removed.length ?? 0;
-  if (removed) parts.push(`removed ${copies(removed, 'old ')}`);
+  if (removed) parts.push(`removed ${plural(removed, 'old copy', 'old copies')}`);
   if (o.swept.length) parts.push(`swept ${plural(o.swept.length, 'leftover')} of interrupted pushes`);
   return parts.join('; ');
 }

@@ -88,3 +88,66 @@ test('config: restore.databaseSafetyCopy is keep by default, dump on request, an
   assert.throws(() => resolve('environments:\n  local:\n    restore: { databaseSafetyCopy: drop }\n'), /environments\.local\.restore\.databaseSafetyCopy: /);
   assert.throws(() => resolve('environments:\n  local:\n    restore: { safetyCopy: keep }\n'), /environments\.local\.restore: .*safetyCopy/);
 });
+
+const AGE_KEY = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILpqDwsPb1T9tpyfYWzLC7PHHecMNUapNcxBRzaluFnU me@laptop';
+const offsite = (targets: string) => `environments:\n  local:\n    retention: { database: { keepDaily: 7 } }\n    offsite:\n${targets}`;
+
+test('offsite targets: each kind resolved, recipients checked, a path relative to the file, retention from the environment by default', () => {
+  const s = resolve(
+    offsite(
+      `      nas: { kind: path, path: ./nas, recipients: ['${AGE_KEY}', '${SSH_KEY}'] }\n` +
+        `      box: { kind: ssh, target: u1@box.example, path: backups, port: 23, recipients: ['${AGE_KEY}'], retention: { media: { keepLast: 2 } } }\n` +
+        `      b2: { kind: s3, bucket: my-backups, prefix: /app/, endpoint: 'https://s3.example', recipients: ['${AGE_KEY}'], immutableDays: 30 }\n` +
+        `      usb: { kind: path, path: /mnt/usb, encryption: none }\n`,
+    ),
+  );
+  assert.deepEqual(Object.keys(s.offsite), ['nas', 'box', 'b2', 'usb']);
+  const nas = s.offsite.nas!();
+  assert.equal(nas.kind === 'path' && nas.path, '/etc/app/nas');
+  assert.deepEqual(nas.recipients, [AGE_KEY, SSH_KEY.split(' ').slice(0, 2).join(' ')], 'an ssh key without its comment');
+  assert.deepEqual(nas.retention, { database: { keepDaily: 7 }, media: { keepWithin: '30d' } });
+  const box = s.offsite.box!();
+  assert.equal(box.kind === 'ssh' && box.port, 23);
+  assert.equal(box.kind === 'ssh' && box.identityFile, null);
+  assert.deepEqual(box.retention, { database: { keepDaily: 7 }, media: { keepLast: 2 } });
+  const b2 = s.offsite.b2!();
+  assert.equal(b2.kind === 's3' && b2.prefix, 'app');
+  assert.equal(b2.kind === 's3' && b2.region, 'us-east-1');
+  assert.equal(b2.kind === 's3' && b2.immutableMode, 'compliance');
+  assert.equal(s.offsite.usb!().encryption, 'none');
+});
+
+test('offsite targets: unencrypted only when asked; bad keys, private keys, half credentials and bad buckets refused, every problem at once', () => {
+  const bad = offsite(
+    `      a: { kind: path, path: /a }\n` +
+      `      b: { kind: path, path: /b, encryption: none, recipients: ['${AGE_KEY}'] }\n` +
+      `      c: { kind: path, path: /c, recipients: ['AGE-SECRET-KEY-1QQQ', 'age1short', 'ssh-ed25519 AAAAB3NzaC1yc2E='] }\n` +
+      `      d: { kind: s3, bucket: B, accessKeyId: x, recipients: ['${AGE_KEY}'] }\n`,
+  );
+  const err = (() => {
+    try {
+      resolve(bad);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  assert.match(err, /offsite\.a\.recipients: copies are encrypted with age: give at least one public key .* say encryption: none/);
+  assert.match(err, /offsite\.b\.recipients: encryption is none; remove the recipients/);
+  assert.match(err, /offsite\.c\.recipients\.0: this is a private key/);
+  assert.match(err, /offsite\.c\.recipients\.1: .* is not an age public key/);
+  assert.match(err, /offsite\.c\.recipients\.2: not a valid ssh-ed25519 public key/);
+  assert.match(err, /offsite\.d: accessKeyId and secretAccessKey go together/);
+  assert.match(err, /offsite\.d\.bucket: "B" is not an S3 bucket name/);
+  assert.throws(() => resolve(offsite(`      x: { kind: path, path: /x, immutableDays: 3, recipients: ['${AGE_KEY}'] }\n`)), /Unrecognized key: "immutableDays"/);
+  assert.throws(() => resolve(offsite(`      Bad_Name: { kind: path, path: /x, encryption: none }\n`)), /offsite target names are lower-case/);
+});
+
+test('offsite targets: unset variables (credentials a laptop lacks) fail only the target, when it is used', () => {
+  const y = offsite(`      b2: { kind: s3, bucket: bk1, accessKeyId: '\${B2_ID}', secretAccessKey: '\${B2_KEY}', recipients: ['${AGE_KEY}'] }\n`);
+  const s = resolve(y);
+  assert.throws(() => s.offsite.b2!(), /offsite target "b2" cannot be used: .*offsite\.b2\.accessKeyId: environment variable B2_ID is not set/);
+  const t = resolve(y, { B2_ID: 'id1', B2_KEY: 'secret1' }).offsite.b2!();
+  assert.equal(t.kind === 's3' && t.secretAccessKey, 'secret1');
+});

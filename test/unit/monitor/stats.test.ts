@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBackupName } from '../../../lib/core/naming.ts';
-import { computeStats, formatStats, growthPerWeek, kindStats, prometheusText, sparkline, type StatsEntry } from '../../../lib/monitor/stats.ts';
+import { computeStats, formatStats, growthPerWeek, kindStats, offsiteStats, prometheusText, sparkline, type StatsEntry } from '../../../lib/monitor/stats.ts';
 import type { BackupFile } from '../../../lib/store/catalog.ts';
 import type { Manifest } from '../../../lib/store/manifest.ts';
 
@@ -131,4 +131,31 @@ test('prometheusText: HELP/TYPE per metric, one sample per kind; no last_* for a
   );
   // Every sample line has the exposition format's shape.
   for (const l of text.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(l, /^[a-z_]+(\{kind="(database|media)"\})? -?\d+(\.\d+)?$/);
+});
+
+test('prometheusText with offsite targets: the newest copy\'s time and age, and the copies, per kind and target', () => {
+  const now = new Date('2026-01-15T04:00:00Z');
+  const offsite = [
+    ...offsiteStats('b2', ['backup_2026_01_13T02_00_00.sql.zst', 'backup_2026_01_14T02_00_00.sql.zst', 'not a name']),
+    ...offsiteStats('nas', ['media_backup_2026_01_15T02_00_00.tar.zst']),
+  ];
+  assert.deepEqual(offsite.map((o) => [o.target, o.kind, o.count, o.newest?.toISOString() ?? null]), [
+    ['b2', 'database', 2, '2026-01-14T02:00:00.000Z'],
+    ['b2', 'media', 0, null],
+    ['nas', 'database', 0, null],
+    ['nas', 'media', 1, '2026-01-15T02:00:00.000Z'],
+  ]);
+  const text = prometheusText(computeStats([], now, 'local'), now, offsite);
+  const offsiteLines = text.split('\n').filter((l) => l.includes('offsite'));
+  assert.deepEqual(offsiteLines.filter((l) => !l.startsWith('#')), [
+    'backup_offsite_newest_timestamp_seconds{kind="database",target="b2"} 1768356000',
+    'backup_offsite_newest_timestamp_seconds{kind="media",target="nas"} 1768442400',
+    'backup_offsite_newest_age_seconds{kind="database",target="b2"} 93600',
+    'backup_offsite_newest_age_seconds{kind="media",target="nas"} 7200',
+    'backup_offsite_copies{kind="database",target="b2"} 2',
+    'backup_offsite_copies{kind="media",target="b2"} 0',
+    'backup_offsite_copies{kind="database",target="nas"} 0',
+    'backup_offsite_copies{kind="media",target="nas"} 1',
+  ]);
+  assert.ok(!prometheusText(computeStats([], now, 'local'), now).includes('offsite'), 'nothing of it without targets');
 });

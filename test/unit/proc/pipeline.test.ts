@@ -33,3 +33,26 @@ test('firstError: the line naming the error, else the last one', () => {
   assert.equal(firstError('one\n  two  \n\n'), 'two');
   assert.equal(firstError(''), '');
 });
+
+test('heldOutput: the reader sees the end only when the caller says the run succeeded, or the caller\'s error', async () => {
+  const { heldOutput } = await import('../../../lib/proc/pipeline.ts');
+  const ok = heldOutput();
+  const got: Buffer[] = [];
+  ok.readable.on('data', (c: Buffer) => got.push(c));
+  let ended = false;
+  ok.readable.on('end', () => (ended = true));
+  await new Promise<void>((resolve) => ok.sink.end(Buffer.from('abc'), () => resolve()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(Buffer.concat(got).toString(), 'abc');
+  assert.equal(ended, false, 'the sink finished, the reader has not seen an end');
+  ok.close();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ended, true);
+
+  const bad = heldOutput();
+  const failed = new Promise<Error>((resolve) => bad.readable.once('error', resolve));
+  bad.readable.resume();
+  bad.sink.end(Buffer.from('partial'));
+  bad.close(new Error('age failed (exit 1)'));
+  assert.equal((await failed).message, 'age failed (exit 1)');
+});

@@ -61,7 +61,7 @@ const COMMON = ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
 const ALIVE = ['-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3'];
 
 describe('sshArgv', () => {
-  const table: [string, SshTarget, string[], { tty?: boolean } | undefined, string[]][] = [
+  const table: [string, SshTarget, string[], Parameters<typeof sshArgv>[2], string[]][] = [
     [
       'every option',
       full,
@@ -88,6 +88,17 @@ describe('sshArgv', () => {
       ['npx', 'zx', "it's"],
       { tty: true },
       ['ssh', ...COMMON, '-o', 'ConnectTimeout=5', ...ALIVE, '-t', '--', 'app.example.org', "'npx' 'zx' 'it'\\''s'"],
+    ],
+    [
+      'sessions sharing one connection (an offsite push), its socket in a private folder',
+      bare,
+      ['true'],
+      { shareConnection: '/tmp/cb-ssh-x1 y' },
+      [
+        'ssh', ...COMMON, '-o', 'ConnectTimeout=5', ...ALIVE,
+        '-o', 'ControlMaster=auto', '-o', 'ControlPath="/tmp/cb-ssh-x1 y/%C"', '-o', 'ControlPersist=5',
+        '-T', '--', 'app.example.org', "'true'",
+      ],
     ],
   ];
   for (const [name, target, command, opts, expected] of table) {
