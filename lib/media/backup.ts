@@ -10,7 +10,7 @@ import type { BackupRole } from '../core/naming.ts';
 import { pipelineError, runPipeline, type Stage } from '../proc/pipeline.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { CreateLog } from './listing.ts';
-import { listingEnv, mediaArgv, tarCreateArgv, type Via } from './tar.ts';
+import { mediaArgv, tarCreateArgv, type Via } from './tar.ts';
 
 export interface MediaBackupOptions {
   settings: Settings;
@@ -58,7 +58,6 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
   const tar: Stage = {
     name: 'tar',
     argv: mediaArgv(target, opts.via ?? 'exec', tarCreateArgv(target.path, target.exclude)),
-    env: listingEnv(),
     // GNU tar exits 1 when a file changed while it was read: the archive is usable, so warn.
     okCodes: [1],
     onStderrLine: tarLog.line,
@@ -89,6 +88,13 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
       // tar always lists "./"; nothing listed means no archive was made (in compose mode
       // `docker compose exec` also exits 1 when the service is down).
       if (tarLog.entries === 0) throw new FailedError(`${label} failed: ${tarLog.messages[0] ?? tarLog.other ?? 'tar archived nothing'}`, { what: label });
+      // Every archive this tool makes must pass its own restore, which refuses special files.
+      if (tarLog.special) {
+        throw new FailedError(
+          `${label} failed: the special file (fifo or device) "${tarLog.special}" could not be left out (it appeared while tar ran, or its path holds a line break); remove or rename it, then back up again`,
+          { what: label },
+        );
+      }
       return { media: { files: tarLog.files, directories: tarLog.directories, bytes: tarLog.bytes, warnings: tarLog.warnings() } };
     },
   });

@@ -209,29 +209,49 @@ export class ListingScanner extends EntryCounts {
 
 /** What tar said while archiving: counts from its listing, and its own messages. */
 export class CreateLog extends EntryCounts {
-  /** `tar: …` lines (warnings when tar exits 0 or 1, errors when it exits 2). */
+  /** `tar: …` lines, and the create script's own errors (warnings when tar exits 0 or 1, errors when it exits 2). */
   messages: string[] = [];
+  /** What the create script left out (special files), one line each, for the manifest. */
+  notes: string[] = [];
   /** The last line that was neither (`service "django" is not running`, a shell's complaint). */
   other: string | null = null;
+  /**
+   * A special file that is in the archive all the same (it appeared while tar ran, or its path
+   * holds a line break): restore-media would refuse the whole archive, so the backup must fail.
+   */
+  special: string | null = null;
   private dropped = 0;
 
   line = (line: string): void => {
     if (!line) return;
+    const ours = /^compose-backup: (warning: )?(.*)$/.exec(line);
+    if (ours) {
+      if (ours[1]) this.keep(this.notes, ours[2]!);
+      else this.keep(this.messages, ours[2]!);
+      return;
+    }
     // tar names itself as invoked ("tar: …", "/usr/bin/tar: …").
     const m = /^(?:\S*\/)?tar: (.*)$/.exec(line);
     if (m) {
       if (/Exiting with failure status/.test(line)) return;
-      if (this.messages.length < 100) this.messages.push(`tar: ${m[1]}`);
-      else this.dropped++;
+      this.keep(this.messages, `tar: ${m[1]}`);
       return;
     }
     const e = parseListingLine(line);
-    if (e) this.add(e);
-    else this.other = line.trim().slice(0, 500) || this.other;
+    if (e) {
+      this.add(e);
+      if (!this.special && (e.type === 'fifo' || e.type === 'char' || e.type === 'block' || e.type === 'other')) this.special = e.path;
+    } else this.other = line.trim().slice(0, 500) || this.other;
   };
 
-  /** Messages for the manifest, with a count of those left out. */
+  private keep(list: string[], text: string): void {
+    if (this.messages.length + this.notes.length < 100) list.push(text);
+    else this.dropped++;
+  }
+
+  /** Messages for the manifest (what was left out, then tar's), with a count of those left out. */
   warnings(): string[] {
-    return this.dropped ? [...this.messages, `… and ${this.dropped} more`] : [...this.messages];
+    const all = [...this.notes, ...this.messages];
+    return this.dropped ? [...all, `… and ${this.dropped} more`] : all;
   }
 }
