@@ -46,9 +46,9 @@ export function humanDuration(ms: number): string {
   return `${h ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
 }
 
-/** "1 file", "2 files". */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** "1 file", "2 files"; irregular plurals given ("1 entry", "2 entries"). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
 }
 
 /** `path: message` lines, one per problem (config errors, as changesets words them). */

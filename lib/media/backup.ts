@@ -2,7 +2,7 @@
 // app service) and compressed on this host into a new backup file; tar's own verbose listing,
 // read as it goes by on stderr, gives the manifest its counts and warnings.
 import fs from 'node:fs';
-import { FailedError } from '../cli/errors.ts';
+import { failure, FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { MediaTarget, Settings } from '../config/resolve.ts';
 import { compressArgv } from '../core/codec.ts';
@@ -10,6 +10,7 @@ import type { BackupRole } from '../core/naming.ts';
 import { pipelineError, runPipeline, type Stage } from '../proc/pipeline.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { CreateLog } from './listing.ts';
+import { busyRefusal, lookAndRepairMedia } from './repair.ts';
 import { mediaArgv, tarCreateArgv, type Via } from './tar.ts';
 
 export interface MediaBackupOptions {
@@ -52,8 +53,17 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
   if (hostFolderState(target) === 'absent') {
     throw new FailedError(`media backup failed: media folder ${target.path} does not exist; create it, or set MEDIA_DIR or media.path in the config`, { what: 'media backup' });
   }
-  const tarLog = new CreateLog();
   const role = opts.role ?? 'backup';
+  // A restore's safety snapshot runs inside that restore, which has looked already.
+  if (role === 'backup') {
+    const looked = await lookAndRepairMedia(target, opts.via ?? 'exec').catch((err: unknown) => {
+      throw failure('media backup', err);
+    });
+    // A swap in progress would be archived half-way; a staging folder is never archived.
+    const busy = busyRefusal(looked.live, 'media backup failed', true);
+    if (busy) throw new FailedError(busy, { what: 'media backup' });
+  }
+  const tarLog = new CreateLog();
   const label = role === 'snapshot' ? 'safety snapshot of the media' : 'media backup';
   const tar: Stage = {
     name: 'tar',

@@ -1,6 +1,8 @@
 // What is inside a media archive, read through GNU tar's own listing rather than a tar parser
 // of ours. Pure: one listing line → entry, entry → why it is unsafe, and the counters and
 // scanners that a whole listing feeds, one line at a time (lib/media/check runs tar).
+import type { Fingerprint } from '../store/writer.ts';
+import { WORK_PREFIXES } from './tar.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -115,6 +117,9 @@ export function pathParts(p: string): string[] {
 export function unsafeReason(e: ArchiveEntry): string | null {
   if (e.path.startsWith('/')) return `absolute path "${e.path}"`;
   if (e.path.split('/').includes('..')) return `path contains ".."`;
+  // The restore's own work entries: an archive made by this tool never holds them at its top.
+  const top = pathParts(e.path)[0] ?? '';
+  if (WORK_PREFIXES.some((p) => top.startsWith(p))) return `a name reserved for the restore's work ("${top}")`;
   if (e.type === 'char' || e.type === 'block') return `device node (${e.type === 'char' ? 'character' : 'block'} special)`;
   if (e.type === 'fifo') return 'named pipe (fifo)';
   if (e.type === 'other') return 'unsupported entry type';
@@ -147,6 +152,10 @@ export interface ArchiveCheck {
   directories: number;
   /** Sum of the regular files' sizes. */
   bytes: number;
+  /** Entries with the setuid or setgid bit (which a restore clears). */
+  setIds: number;
+  /** Size and sha256 of the bytes read, when the read reached the end. */
+  read: Fingerprint | null;
 }
 
 /** What a listing adds up to, counted the way people count: hardlinks are files, the root is not a folder. */
@@ -172,6 +181,8 @@ export class ListingScanner extends EntryCounts {
   private readonly links = new Set<string>();
   /** Listing lines that did not parse (each makes the archive unsafe). */
   unparsed = 0;
+  /** Entries with the setuid or setgid bit. */
+  setIds = 0;
 
   line(line: string): ArchiveEntry | null {
     if (!line) return null;
@@ -183,6 +194,7 @@ export class ListingScanner extends EntryCounts {
       return null;
     }
     this.add(e);
+    if (e.mode & 0o6000 && e.type !== 'symlink') this.setIds++;
     if (!this.unsafe) {
       const reason = unsafeReason(e) ?? this.throughLink(e.path) ?? (e.type === 'hardlink' ? this.throughLink(e.linkTarget ?? '', true) : null);
       if (reason) this.unsafe = `entry "${e.path}": ${reason}`;

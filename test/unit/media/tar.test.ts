@@ -19,6 +19,10 @@ test('command lines: tar create, where commands run, the script actions', () => 
   assert.deepEqual(mediaArgv(hostTarget('/m'), 'exec', ['tar', '-c']), ['tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'exec', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'exec', '-T', 'django', 'tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'run', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django', 'tar', '-c']);
-  assert.deepEqual(scriptArgv(composeTarget, 'unpack', 'tok', EXTRACT_FLAGS).slice(-9), ['django', 'sh', '-c', MEDIA_SCRIPT, 'sh', 'unpack', '/app/app/media', 'tok', ...EXTRACT_FLAGS].slice(-9));
-  assert.deepEqual(scriptArgv(hostTarget('/m'), 'commit', 'tok'), ['sh', '-c', MEDIA_SCRIPT, 'sh', 'commit', '/m', 'tok']);
+  assert.deepEqual(scriptArgv(composeTarget, 'run', 'unpack', ['tok', ...EXTRACT_FLAGS]), [
+    'docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django',
+    'sh', '-c', MEDIA_SCRIPT, 'sh', 'unpack', '/app/app/media', 'tok', ...EXTRACT_FLAGS,
+  ]);
+  assert.deepEqual(scriptArgv(composeTarget, 'exec', 'survey').slice(4, 7), ['exec', '-T', 'django']);
+  assert.deepEqual(scriptArgv(hostTarget('/m'), 'run', 'commit', ['tok', '1.-.-']), ['sh', '-c', MEDIA_SCRIPT, 'sh', 'commit', '/m', 'tok', '1.-.-']);
 });
