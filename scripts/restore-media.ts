@@ -1,15 +1,17 @@
 #!/usr/bin/env -S npx zx
-// Restore a media backup. The whole archive is checked first (a hostile or damaged one changes
-// nothing), a safety snapshot of the current media is taken, and the archive is unpacked beside
-// the media and swapped in only when unpacking succeeded.
+// Restore a media backup. The file is opened once and checked whole (its manifest, the safety rules
+// of every entry, room to unpack) before the question; a safety snapshot of the current media is
+// taken, the archive is unpacked from that same open file beside the media, and swapped in only
+// when unpacking succeeded and the bytes unpacked are the bytes checked.
 import { runCli } from '../lib/cli/frame.ts';
 import { resolveBackupArg } from '../lib/cli/backup-arg.ts';
 import { confirm, requireConfirmable } from '../lib/cli/confirm.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { humanBytes, plural } from '../lib/core/format.ts';
 import { restoreMedia } from '../lib/media/restore.ts';
-import { startManifestCheck } from '../lib/ops/verify.ts';
+import { manifestForRestore } from '../lib/ops/verify.ts';
 import { chooseSet } from '../lib/store/catalog.ts';
+import { openSource } from '../lib/store/source.ts';
 
 await runCli(
   {
@@ -21,24 +23,29 @@ await runCli(
   async ({ settings, flags, args, now }) => {
     const file = resolveBackupArg(args[0], settings.backupDir, 'media');
     requireConfirmable({ action: `Replacing the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
-    // Started now, awaited in restoreMedia beside the archive's listing.
-    const checksum = startManifestCheck(file.path);
+    const manifest = await manifestForRestore(file.path, file.parsed.name);
     const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['media'], 'snapshot');
-    const r = await restoreMedia({
-      settings,
-      file: file.path,
-      name: file.parsed.name,
-      codec: file.parsed.codec,
-      stamp,
-      seq,
-      checksum,
-      confirm: () =>
-        confirm({
-          action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`,
-          expected: settings.envName,
-          yes: flags.yes,
-        }),
-    });
+    const src = openSource(file.path);
+    let r;
+    try {
+      r = await restoreMedia({
+        settings,
+        src,
+        name: file.parsed.name,
+        codec: file.parsed.codec,
+        manifest,
+        stamp,
+        seq,
+        confirm: () =>
+          confirm({
+            action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`,
+            expected: settings.envName,
+            yes: flags.yes,
+          }),
+      });
+    } finally {
+      src.close();
+    }
     log.success(`media restored from ${file.parsed.name}: ${plural(r.check.files, 'file')}, ${humanBytes(r.check.bytes)}`);
     if (flags.json) {
       result(JSON.stringify({ restoredFrom: file.path, mediaPath: r.mediaPath, safetySnapshot: r.safetySnapshot, files: r.check.files, directories: r.check.directories, bytes: r.check.bytes }));

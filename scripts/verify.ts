@@ -11,6 +11,7 @@ import { parseBackupName } from '../lib/core/naming.ts';
 import { formatDrillLine, formatVerifyLine, selectForVerify, type DrillResult, type VerifyResult } from '../lib/core/verdicts.ts';
 import { openConnection } from '../lib/db/pg.ts';
 import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
+import { repairMediaOnTheSide } from '../lib/media/repair.ts';
 import { runDrill } from '../lib/ops/drill.ts';
 import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
 import { listAll, type BackupFile } from '../lib/store/catalog.ts';
@@ -75,7 +76,8 @@ await runCli(
     if (flags.deep || flags.identity !== undefined) throw new UsageError('--deep and --identity go with --offsite <target>');
     // Like every operation that touches the database: repair what a killed run left there, when the
     // server can be reached (verify itself reads only files, so an unreachable one is no failure).
-    if (!settings.ssh) await lookUpSafetyDatabases(settings.database);
+    // The same for the media folder (a restore killed in its swap is completed or rolled back).
+    if (!settings.ssh) await Promise.all([lookUpSafetyDatabases(settings.database), repairMediaOnTheSide(settings.media)]);
     const arg = args[0];
     if (arg !== undefined && flags.all) throw new UsageError('give either a backup or --all, not both');
     let targets: BackupFile[];

@@ -46,13 +46,12 @@ export function humanDuration(ms: number): string {
   return `${h ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
 }
 
-/** "1 file", "2 files"; "2 copies" with its plural given. */
-export function plural(n: number, noun: string, many = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : many}`;
+/** "1 file", "2 files"; irregular plurals given ("1 entry", "2 entries"). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
 }
 
 /** `path: message` lines, one per problem (config errors, as changesets words them). */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string; issues?: readonly { message: string }[] }[]): string[] {
-  // A bad record key (an environment's or a target's name) carries the key schema's own words inside.
-  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.issues?.[0]?.message ?? i.message}`);
+export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
+  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
 }

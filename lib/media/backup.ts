@@ -2,7 +2,7 @@
 // app service) and compressed on this host into a new backup file; tar's own verbose listing,
 // read as it goes by on stderr, gives the manifest its counts and warnings.
 import fs from 'node:fs';
-import { FailedError } from '../cli/errors.ts';
+import { failure, FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { MediaTarget, Settings } from '../config/resolve.ts';
 import { compressArgv } from '../core/codec.ts';
@@ -10,7 +10,8 @@ import type { BackupRole } from '../core/naming.ts';
 import { pipelineError, runPipeline, type Stage } from '../proc/pipeline.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { CreateLog } from './listing.ts';
-import { listingEnv, mediaArgv, tarCreateArgv, type Via } from './tar.ts';
+import { busyRefusal, lookAndRepairMedia } from './repair.ts';
+import { mediaArgv, tarCreateArgv, type Via } from './tar.ts';
 
 export interface MediaBackupOptions {
   settings: Settings;
@@ -52,13 +53,21 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
   if (hostFolderState(target) === 'absent') {
     throw new FailedError(`media backup failed: media folder ${target.path} does not exist; create it, or set MEDIA_DIR or media.path in the config`, { what: 'media backup' });
   }
-  const tarLog = new CreateLog();
   const role = opts.role ?? 'backup';
+  // A restore's safety snapshot runs inside that restore, which has looked already.
+  if (role === 'backup') {
+    const looked = await lookAndRepairMedia(target, opts.via ?? 'exec').catch((err: unknown) => {
+      throw failure('media backup', err);
+    });
+    // A swap in progress would be archived half-way; a staging folder is never archived.
+    const busy = busyRefusal(looked.live, 'media backup failed', true);
+    if (busy) throw new FailedError(busy, { what: 'media backup' });
+  }
+  const tarLog = new CreateLog();
   const label = role === 'snapshot' ? 'safety snapshot of the media' : 'media backup';
   const tar: Stage = {
     name: 'tar',
     argv: mediaArgv(target, opts.via ?? 'exec', tarCreateArgv(target.path, target.exclude)),
-    env: listingEnv(),
     // GNU tar exits 1 when a file changed while it was read: the archive is usable, so warn.
     okCodes: [1],
     onStderrLine: tarLog.line,
@@ -89,6 +98,13 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
       // tar always lists "./"; nothing listed means no archive was made (in compose mode
       // `docker compose exec` also exits 1 when the service is down).
       if (tarLog.entries === 0) throw new FailedError(`${label} failed: ${tarLog.messages[0] ?? tarLog.other ?? 'tar archived nothing'}`, { what: label });
+      // Every archive this tool makes must pass its own restore, which refuses special files.
+      if (tarLog.special) {
+        throw new FailedError(
+          `${label} failed: the special file (fifo or device) "${tarLog.special}" could not be left out (it appeared while tar ran, or its path holds a line break); remove or rename it, then back up again`,
+          { what: label },
+        );
+      }
       return { media: { files: tarLog.files, directories: tarLog.directories, bytes: tarLog.bytes, warnings: tarLog.warnings() } };
     },
   });

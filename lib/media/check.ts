@@ -1,6 +1,5 @@
 // Reading a whole media archive through tar's listing, in constant memory, to judge every entry
 // before a restore touches anything (and for verify, prune and the drill).
-import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { startProgress } from '../cli/progress.ts';
@@ -8,6 +7,7 @@ import type { Codec } from '../core/naming.ts';
 import { runPipeline } from '../proc/pipeline.ts';
 import { ListingScanner, type ArchiveCheck } from './listing.ts';
 import { listingStages } from './tar.ts';
+import { openSource, type SourceRead } from '../store/source.ts';
 
 /** A Writable that splits its input into lines and hands each to `onLine`; nothing accumulates but one partial line. */
 export function lineSink(onLine: (line: string) => void): Writable {
@@ -30,23 +30,9 @@ export function lineSink(onLine: (line: string) => void): Writable {
   });
 }
 
-/**
- * How far the processes sharing `fd` (opened here, passed as a child's stdin) have read, from
- * /proc/self/fdinfo: the offset is shared, so this is the archive bytes consumed so far. Only
- * for progress display; 0 where /proc is not available.
- */
-export function readPosition(fd: number, total = Infinity): number {
-  try {
-    const m = /^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    return m ? Math.min(Number(m[1]), total) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Reads the whole archive and judges every entry; never holds the listing in memory. */
+/** Reads a whole archive once and judges every entry; never holds the listing in memory. */
 export async function checkArchive(
-  file: string,
+  read: SourceRead,
   codec: Codec,
   opts: { progressLabel?: string; onLine?: (line: string) => void } = {},
 ): Promise<ArchiveCheck> {
@@ -56,12 +42,11 @@ export async function checkArchive(
   const stages = listingStages(codec).map((s) =>
     s.name === 'tar' ? { ...s, onStderrLine: (l: string) => void (tarSaid ??= /^tar: (?!Exiting with failure)/.test(l) ? l : null) } : s,
   );
-  const fd = fs.openSync(file, 'r');
-  const progress = opts.progressLabel ? startProgress(opts.progressLabel, () => readPosition(fd)) : null;
+  const progress = opts.progressLabel ? startProgress(opts.progressLabel, read.position) : null;
   try {
     const result = await runPipeline({
       stages,
-      stdin: fd,
+      stdin: read.stream,
       stdout: lineSink((l) => {
         scanner.line(l);
         opts.onLine?.(l);
@@ -71,6 +56,7 @@ export async function checkArchive(
     const failedStage = f ? (f.stage === 'tar' ? 'tar' : 'decompress') : null;
     const why = f && f.why === 'exit' ? `exit ${f.code}` : f?.signal ? `killed by ${f.signal}` : null;
     const failure = f && failedStage === 'tar' && tarSaid && why ? `tar failed (${why}): ${tarSaid}` : (f?.message ?? null);
+    const fingerprint = await read.done.catch(() => null);
     return {
       ok: result.ok && scanner.unsafe === null,
       failure,
@@ -80,10 +66,20 @@ export async function checkArchive(
       files: scanner.files,
       directories: scanner.directories,
       bytes: scanner.bytes,
+      setIds: scanner.setIds,
+      read: fingerprint,
     };
   } finally {
     progress?.stop();
-    fs.closeSync(fd);
   }
 }
 
+/** checkArchive of a file given by path (verify, prune): opened once, read once. */
+export async function checkArchiveFile(file: string, codec: Codec, opts: Parameters<typeof checkArchive>[2] = {}): Promise<ArchiveCheck> {
+  const src = openSource(file);
+  try {
+    return await checkArchive(src.read(), codec, opts);
+  } finally {
+    src.close();
+  }
+}

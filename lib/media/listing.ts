@@ -1,6 +1,8 @@
 // What is inside a media archive, read through GNU tar's own listing rather than a tar parser
 // of ours. Pure: one listing line → entry, entry → why it is unsafe, and the counters and
 // scanners that a whole listing feeds, one line at a time (lib/media/check runs tar).
+import type { Fingerprint } from '../store/writer.ts';
+import { WORK_PREFIXES } from './tar.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -115,6 +117,9 @@ export function pathParts(p: string): string[] {
 export function unsafeReason(e: ArchiveEntry): string | null {
   if (e.path.startsWith('/')) return `absolute path "${e.path}"`;
   if (e.path.split('/').includes('..')) return `path contains ".."`;
+  // The restore's own work entries: an archive made by this tool never holds them at its top.
+  const top = pathParts(e.path)[0] ?? '';
+  if (WORK_PREFIXES.some((p) => top.startsWith(p))) return `a name reserved for the restore's work ("${top}")`;
   if (e.type === 'char' || e.type === 'block') return `device node (${e.type === 'char' ? 'character' : 'block'} special)`;
   if (e.type === 'fifo') return 'named pipe (fifo)';
   if (e.type === 'other') return 'unsupported entry type';
@@ -147,6 +152,10 @@ export interface ArchiveCheck {
   directories: number;
   /** Sum of the regular files' sizes. */
   bytes: number;
+  /** Entries with the setuid or setgid bit (which a restore clears). */
+  setIds: number;
+  /** Size and sha256 of the bytes read, when the read reached the end. */
+  read: Fingerprint | null;
 }
 
 /** What a listing adds up to, counted the way people count: hardlinks are files, the root is not a folder. */
@@ -172,6 +181,8 @@ export class ListingScanner extends EntryCounts {
   private readonly links = new Set<string>();
   /** Listing lines that did not parse (each makes the archive unsafe). */
   unparsed = 0;
+  /** Entries with the setuid or setgid bit. */
+  setIds = 0;
 
   line(line: string): ArchiveEntry | null {
     if (!line) return null;
@@ -183,6 +194,7 @@ export class ListingScanner extends EntryCounts {
       return null;
     }
     this.add(e);
+    if (e.mode & 0o6000 && e.type !== 'symlink') this.setIds++;
     if (!this.unsafe) {
       const reason = unsafeReason(e) ?? this.throughLink(e.path) ?? (e.type === 'hardlink' ? this.throughLink(e.linkTarget ?? '', true) : null);
       if (reason) this.unsafe = `entry "${e.path}": ${reason}`;
@@ -209,29 +221,49 @@ export class ListingScanner extends EntryCounts {
 
 /** What tar said while archiving: counts from its listing, and its own messages. */
 export class CreateLog extends EntryCounts {
-  /** `tar: …` lines (warnings when tar exits 0 or 1, errors when it exits 2). */
+  /** `tar: …` lines, and the create script's own errors (warnings when tar exits 0 or 1, errors when it exits 2). */
   messages: string[] = [];
+  /** What the create script left out (special files), one line each, for the manifest. */
+  notes: string[] = [];
   /** The last line that was neither (`service "django" is not running`, a shell's complaint). */
   other: string | null = null;
+  /**
+   * A special file that is in the archive all the same (it appeared while tar ran, or its path
+   * holds a line break): restore-media would refuse the whole archive, so the backup must fail.
+   */
+  special: string | null = null;
   private dropped = 0;
 
   line = (line: string): void => {
     if (!line) return;
+    const ours = /^compose-backup: (warning: )?(.*)$/.exec(line);
+    if (ours) {
+      if (ours[1]) this.keep(this.notes, ours[2]!);
+      else this.keep(this.messages, ours[2]!);
+      return;
+    }
     // tar names itself as invoked ("tar: …", "/usr/bin/tar: …").
     const m = /^(?:\S*\/)?tar: (.*)$/.exec(line);
     if (m) {
       if (/Exiting with failure status/.test(line)) return;
-      if (this.messages.length < 100) this.messages.push(`tar: ${m[1]}`);
-      else this.dropped++;
+      this.keep(this.messages, `tar: ${m[1]}`);
       return;
     }
     const e = parseListingLine(line);
-    if (e) this.add(e);
-    else this.other = line.trim().slice(0, 500) || this.other;
+    if (e) {
+      this.add(e);
+      if (!this.special && (e.type === 'fifo' || e.type === 'char' || e.type === 'block' || e.type === 'other')) this.special = e.path;
+    } else this.other = line.trim().slice(0, 500) || this.other;
   };
 
-  /** Messages for the manifest, with a count of those left out. */
+  private keep(list: string[], text: string): void {
+    if (this.messages.length + this.notes.length < 100) list.push(text);
+    else this.dropped++;
+  }
+
+  /** Messages for the manifest (what was left out, then tar's), with a count of those left out. */
   warnings(): string[] {
-    return this.dropped ? [...this.messages, `… and ${this.dropped} more`] : [...this.messages];
+    const all = [...this.notes, ...this.messages];
+    return this.dropped ? [...all, `… and ${this.dropped} more`] : all;
   }
 }

@@ -1,8 +1,12 @@
-// restore-media's half: never leave the media folder half-replaced. The archive is checked whole
-// before anything changes, unpacked into a staging folder inside the media folder (same
-// filesystem, and it works when the media folder is a mount point such as a Docker volume), and
-// swapped in only once unpacking and the safety snapshot both succeeded (lib/media/swap).
-import fs from 'node:fs';
+// restore-media's half: never leave the media folder half-replaced, and restore exactly what was
+// checked. The archive is opened once (lib/store/source) and read whole before anything changes:
+// its checksum against its manifest and a full listing with the safety rules, from the same read.
+// The folder must have room for what the archive holds. Then it is unpacked, from that same open
+// file, into a staging folder inside the media folder (same filesystem, and it works when the media
+// folder is a mount point such as a Docker volume), beside a safety snapshot of the current media;
+// the bytes unpacked must be the bytes checked; and only then is the staging folder swapped in,
+// by the journaled swap of lib/media/swap, which a signal cannot cut and a killed run's successor
+// completes or rolls back (lib/media/repair).
 import { errorMessage, FailedError, NoSpaceError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import { startProgress } from '../cli/progress.ts';
@@ -10,25 +14,33 @@ import type { MediaTarget, Settings } from '../config/resolve.ts';
 import { decompressArgv } from '../core/codec.ts';
 import { plural } from '../core/format.ts';
 import type { Codec } from '../core/naming.ts';
-import { capture } from '../proc/capture.ts';
-import { firstError, runPipeline } from '../proc/pipeline.ts';
+import { judgeRoom } from '../core/room.ts';
+import { judgeManifest } from '../core/verdicts.ts';
+import { crashPoint } from '../proc/fault.ts';
+import { formatRunId, thisRun } from '../proc/pid.ts';
+import { runPipeline } from '../proc/pipeline.ts';
+import { runCritical } from '../proc/signals.ts';
+import type { Manifest } from '../store/manifest.ts';
+import type { BackupSource } from '../store/source.ts';
 import type { WrittenBackup } from '../store/writer.ts';
 import { backupMedia } from './backup.ts';
-import { checkArchive, readPosition } from './check.ts';
+import { checkArchive } from './check.ts';
 import type { ArchiveCheck } from './listing.ts';
-import { probeMedia, scriptArgv } from './swap.ts';
-import { EXTRACT_FLAGS } from './tar.ts';
+import { busyRefusal, lookAndRepairMedia } from './repair.ts';
+import { actionError, runAction, scriptArgv } from './swap.ts';
+import { EXTRACT_FLAGS, type Via } from './tar.ts';
 
 export interface MediaRestoreOptions {
   settings: Settings;
-  file: string;
+  /** The backup, opened once: checked, then restored from this very file. */
+  src: BackupSource;
   name: string;
   codec: Codec;
+  /** The file's manifest (null for backups made without one); the read is compared with it. */
+  manifest: Manifest | null;
   /** Stamp and sequence number of the safety snapshot. */
   stamp: string;
   seq: number;
-  /** The file's checksum against its manifest, already started; rejects when it does not match. */
-  checksum: Promise<unknown>;
   /** Asked once the archive passed its checks and before anything changes; throws to decline. */
   confirm: () => Promise<void>;
 }
@@ -39,81 +51,122 @@ export interface MediaRestoreResult {
   check: ArchiveCheck;
 }
 
-export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRestoreResult> {
-  const target = opts.settings.media;
+/** Space a file takes beyond its bytes, at most (a filesystem block); folders and links take one too. */
+const PER_ENTRY_BYTES = 4096;
 
-  // The checksum and the listing only read the archive, each with its own reader: side by side
-  // they take the time of the longer one. An altered file is named as such before its content.
-  log.info(`checking ${opts.name}`);
-  const [sum, listed] = await Promise.allSettled([opts.checksum, checkArchive(opts.file, opts.codec, { progressLabel: 'checking the archive' })]);
-  if (sum.status === 'rejected') throw sum.reason;
-  if (listed.status === 'rejected') throw listed.reason;
-  const check = listed.value;
-  if (check.unsafe) throw new FailedError(`refusing to restore ${opts.name}: ${check.unsafe}; nothing was changed`);
-  if (check.failure) throw new FailedError(`${opts.name} is damaged or truncated (${check.failure}); nothing was changed`);
+/** Compose mode restores in a one-off container, so it works with the app stopped. */
+const VIA: Via = 'run';
+
+/** Read the whole archive once and refuse it before anything changes; returns what the read saw. */
+export async function checkForRestore(src: BackupSource, name: string, codec: Codec, manifest: Manifest | null): Promise<ArchiveCheck> {
+  const refuse = (why: string) => new FailedError(`refusing to restore ${name}, nothing was changed: ${why}`);
+  const check = await checkArchive(src.read(), codec, { progressLabel: 'checking the archive' });
+  // An altered file is named as such before its content.
+  if (manifest && check.read) {
+    const { problems } = judgeManifest({ kind: 'media', codec, size: check.read.size, sha256: check.read.sha256 }, manifest);
+    if (problems.length) throw refuse(problems.join('; '));
+  }
+  if (check.unsafe) throw new FailedError(`refusing to restore ${name}: ${check.unsafe}; nothing was changed`);
+  if (check.failure || !check.read) throw new FailedError(`${name} is damaged or truncated (${check.failure ?? 'the read stopped early'}); nothing was changed`);
   // An empty archive would "restore" an empty media folder; a real one always lists "./".
-  if (check.entries === 0) throw new FailedError(`${opts.name} holds no entries; nothing was changed`);
+  if (check.entries === 0) throw new FailedError(`${name} holds no entries; nothing was changed`);
+  src.check(check.read);
+  return check;
+}
+
+export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRestoreResult> {
+  const { settings, src, name } = opts;
+  const target = settings.media;
+
+  // What a killed restore left is finished or undone first; another restore running now is waited for.
+  const looked = await lookAndRepairMedia(target, VIA);
+  const busy = busyRefusal(looked.live, `not restoring ${name}`);
+  if (busy) throw new FailedError(`${busy}; nothing was changed`);
+
+  log.info(`checking ${name}`);
+  const check = await checkForRestore(src, name, opts.codec, opts.manifest);
+  if (looked.survey.free !== null) {
+    const room = judgeRoom({
+      dir: target.path,
+      free: looked.survey.free,
+      estimate: check.bytes + check.entries * PER_ENTRY_BYTES,
+      margin: settings.diskMargin,
+      basis: `${plural(check.files, 'file')} to unpack,`,
+      what: `refusing to restore ${name}`,
+      advice: 'nothing was changed. Free space on the media filesystem (the current media stays there until the swap), then restore again',
+    });
+    if (!room.ok) throw new NoSpaceError(room.message!);
+  }
+  if (check.setIds) log.warn(`${name} has ${plural(check.setIds, 'entry', 'entries')} with setuid/setgid bits; they are restored without them`);
   await opts.confirm();
 
   const token = `${opts.stamp}-${process.pid}`;
-  // The probe also makes the staging folder: it must exist before the safety snapshot starts
-  // reading the media folder, or tar would see the folder change under it.
-  const probe = await probeMedia(target, token);
-  for (const l of probe.leftovers) log.warn(`${target.path}/${l} was left by an interrupted restore; remove it once you have checked it`);
-  const discard = () => capture(scriptArgv(target, 'discard', token)).catch(() => undefined);
+  // The staging folder must exist before the safety snapshot starts reading the media folder, or
+  // tar would see the folder change under it.
+  const prepared = await runAction(target, VIA, 'prepare', [token]);
+  if (prepared.code !== 0) throw new FailedError(`cannot prepare the restore in ${target.path}: ${actionError(prepared)}; nothing was changed`);
+  const discard = () => runAction(target, VIA, 'discard', [token]).catch(() => undefined);
 
   // The safety snapshot reads the current media, the unpack writes the staging folder (which the
   // snapshot excludes): independent, so they run side by side. Both must succeed before the swap.
   let snapshotting: Promise<WrittenBackup | null> = Promise.resolve(null);
-  if (probe.state === 'full') {
-    log.info(`taking a safety snapshot of ${target.path}, and unpacking ${opts.name} (${plural(check.files, 'file')}) beside it`);
-    snapshotting = backupMedia({ settings: opts.settings, stamp: opts.stamp, seq: opts.seq, role: 'snapshot', via: 'run' });
+  const { state } = looked.survey;
+  if (state === 'full') {
+    log.info(`taking a safety snapshot of ${target.path}, and unpacking ${name} (${plural(check.files, 'file')}) beside it`);
+    snapshotting = backupMedia({ settings, stamp: opts.stamp, seq: opts.seq, role: 'snapshot', via: VIA });
   } else {
-    log.info(probe.state === 'missing' ? `media folder ${target.path} does not exist; it will be created` : `media folder ${target.path} is empty; no safety snapshot needed`);
-    log.info(`unpacking ${opts.name} (${plural(check.files, 'file')})`);
+    log.info(state === 'missing' ? `media folder ${target.path} does not exist; it will be created` : `media folder ${target.path} is empty; no safety snapshot needed`);
+    log.info(`unpacking ${name} (${plural(check.files, 'file')})`);
   }
-  const [snap, unpacked] = await Promise.allSettled([snapshotting, unpack(target, opts.file, opts.codec, token)]);
+  const [snap, unpacked] = await Promise.allSettled([snapshotting, unpack(target, src, opts.codec, token)]);
   const safetySnapshot = snap.status === 'fulfilled' ? (snap.value?.path ?? null) : null;
   if (safetySnapshot) log.info(`safety snapshot: ${safetySnapshot}`);
-  if (unpacked.status === 'rejected' || unpacked.value.failure) {
+  if (unpacked.status === 'rejected') {
     await discard();
-    if (unpacked.status === 'fulfilled' && unpacked.value.failure) {
-      const f = unpacked.value.failure;
-      const msg = `restore failed, the media folder is unchanged: ${f.noSpace ? `no space left on ${target.path} (the disk is full): ` : ''}${f.message}`;
-      throw f.noSpace ? new NoSpaceError(msg) : new FailedError(msg);
-    }
-    throw new FailedError(`restore failed, the media folder is unchanged: ${errorMessage((unpacked as PromiseRejectedResult).reason)}`, { cause: (unpacked as PromiseRejectedResult).reason });
+    const err = unpacked.reason as unknown;
+    if (err instanceof NoSpaceError) throw new NoSpaceError(`restore failed, the media folder is unchanged: ${err.message}`, { cause: err });
+    throw new FailedError(`restore failed, the media folder is unchanged: ${errorMessage(err)}`, { cause: err });
   }
   if (snap.status === 'rejected') {
     await discard();
     throw new FailedError(`restore stopped, the media folder is unchanged: the safety snapshot failed: ${errorMessage(snap.reason)}`, { cause: snap.reason });
   }
+  crashPoint('restore-media:unpacked');
 
-  const swapped = await capture(scriptArgv(target, 'commit', token));
-  if (swapped.code !== 0) {
-    await discard();
-    throw new FailedError(`restore failed while swapping in the restored media: ${firstError(swapped.stderr) || `exit ${swapped.code}`}`);
-  }
+  // The swap cannot be cut in two: a stop signal waits for it, and the line then says which way it went.
+  const swapped = await runCritical(
+    'the swap of the media folder',
+    () => runAction(target, VIA, 'commit', [token, formatRunId(thisRun())]),
+    (r) => (r instanceof Error || !/media-swapped: completed/.test(r.stdout) ? 'the media folder is as it was (the swap was rolled back)' : 'the swap was completed: the media folder is the restored one'),
+  );
+  if (swapped.code !== 0) throw new FailedError(`restore failed while swapping in the restored media: ${actionError(swapped)}`);
   return { mediaPath: target.path, safetySnapshot, check };
 }
 
-/** Decompress here and unpack into the staging folder where the media folder is. */
-async function unpack(target: MediaTarget, file: string, codec: Codec, token: string) {
-  const input = fs.openSync(file, 'r');
-  const total = fs.fstatSync(input).size;
-  const progress = startProgress('unpacking', () => readPosition(input, total));
+/**
+ * Decompress here (the container needs no zstd) and unpack into the staging folder where the
+ * media folder is, from a new read of the opened file; then the bytes read must be the bytes
+ * checked, or the staging folder is thrown away.
+ */
+async function unpack(target: MediaTarget, src: BackupSource, codec: Codec, token: string): Promise<void> {
+  const read = src.read();
+  const progress = startProgress('unpacking', read.position);
   try {
-    return await runPipeline({
-      stdin: input,
+    const res = await runPipeline({
+      stdin: read.stream,
       stages: [
         { name: `${codec} -d`, argv: decompressArgv(codec) },
-        { name: 'unpack', argv: scriptArgv(target, 'unpack', token, EXTRACT_FLAGS) },
+        { name: 'unpack', argv: scriptArgv(target, VIA, 'unpack', [token, ...EXTRACT_FLAGS]) },
       ],
       stdout: 'ignore',
     });
+    if (res.failure) {
+      const f = res.failure;
+      if (f.noSpace) throw new NoSpaceError(`no space left on ${target.path} (the disk is full): ${f.message}`);
+      throw new FailedError(f.message);
+    }
+    src.verifySame(await read.done, 'nothing was restored from it');
   } finally {
     progress.stop();
-    fs.closeSync(input);
   }
 }
-

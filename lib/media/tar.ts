@@ -19,20 +19,45 @@ export function mediaArgv(target: MediaTarget, via: Via, inner: string[]): strin
   return via === 'exec' ? composeExec(target.compose, target.service, inner) : composeRun(target.compose, target.service, inner);
 }
 
+/** The marker file of a media swap in progress (lib/media/swap: the intent journal). */
+export const SWAP_PREFIX = '.compose-backup-swap-';
+/** Every name a restore's work may take at the top of the media folder. */
+export const WORK_PREFIXES = [STAGING_PREFIX, OLD_PREFIX, SWAP_PREFIX] as const;
+
 /**
- * Pure: the tar that archives a media folder. POSIX (pax) format keeps any name length and
- * nanosecond mtimes; atime/ctime are dropped so an unchanged tree archives the same. `-vv`
- * lists every entry on stderr, which is how files are counted and warnings caught. The
- * restore's own work folders are excluded (anchored to the top), then the user's globs with
- * tar's usual matching.
+ * The archiving tar, run where the media is, behind a few lines of POSIX sh that first find the
+ * special files (fifos, sockets, devices) and hand them to tar as exact exclusions: an archive
+ * holding one would be refused whole by restore-media, so it is left out with a warning
+ * (`compose-backup: warning: …` on stderr, recorded in the manifest). A special file whose path
+ * holds a line break cannot be named to tar this way; the listing check catches it (CreateLog).
+ */
+export const CREATE_SCRIPT = `set -u
+dir=$1; shift
+cd -- "$dir" || { printf 'compose-backup: cannot open the media folder %s\\n' "$dir" >&2; exit 2; }
+LC_ALL=C; export LC_ALL
+nl='
+'
+find . -path './.compose-backup-*' -prune -o ! -path "*$nl*" \\( -type p -o -type s -o -type b -o -type c \\) -print 2>/dev/null |
+while IFS= read -r f; do
+  kind=device; [ -p "$f" ] && kind=fifo; [ -S "$f" ] && kind=socket
+  printf 'compose-backup: warning: left out "%s": a %s (special files are not backed up)\\n' "$f" "$kind" >&2
+  printf '%s\\n' "$f"
+done | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" .
+`;
+
+/**
+ * Pure: the command that archives a media folder (CREATE_SCRIPT, then tar's options). POSIX
+ * (pax) format keeps any name length and nanosecond mtimes; atime/ctime are dropped so an
+ * unchanged tree archives the same. `-vv` lists every entry on stderr, which is how files are
+ * counted and warnings caught. The restore's own work entries are excluded (anchored to the
+ * top), then the user's globs with tar's usual matching.
  */
 export function tarCreateArgv(dir: string, exclude: readonly string[]): string[] {
   return [
-    'env', 'LC_ALL=C',
-    'tar', '-c', '-f', '-', '--format=posix', '--pax-option=delete=atime,delete=ctime', ...LISTING_FLAGS,
-    '--anchored', `--exclude=./${STAGING_PREFIX}*`, `--exclude=./${OLD_PREFIX}*`, '--no-anchored',
+    'sh', '-c', CREATE_SCRIPT, 'sh', dir,
+    '--format=posix', '--pax-option=delete=atime,delete=ctime', ...LISTING_FLAGS,
+    '--anchored', ...WORK_PREFIXES.map((p) => `--exclude=./${p}*`), '--no-anchored',
     ...exclude.map((g) => `--exclude=${g}`),
-    '-C', dir, '.',
   ];
 }
 

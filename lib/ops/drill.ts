@@ -3,7 +3,6 @@
 // error) whose row counts are compared with the manifest, then dropped; the media backup is
 // unpacked into a temporary folder whose files and bytes are compared with the manifest, then
 // removed. Both are cleaned up whatever happens.
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { repairDatabase, survey } from '../db/repair.ts';
 import type { PgConnection } from '../db/pg.ts';
 import { psql } from '../db/server.ts';
 import { quoteIdent, quoteLiteral, rowCountSql } from '../db/sql.ts';
+import { processAlive } from '../proc/pid.ts';
 import { runPipeline } from '../proc/pipeline.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import { statFree } from '../store/disk.ts';
@@ -115,17 +115,39 @@ export async function countTree(root: string): Promise<TreeCount> {
   return count;
 }
 
+/** Drill folders are `compose-backup-drill-<pid>-<random>`: a killed drill's is found by its pid. */
+const DRILL_PREFIX = 'compose-backup-drill-';
+
+/** Remove the drill folders of runs that are gone (a drill killed by a signal cannot clean up). */
+async function sweepDeadDrills(tmpBase: string): Promise<void> {
+  for (const name of await fsp.readdir(tmpBase).catch(() => [] as string[])) {
+    const pid = /^compose-backup-drill-(\d+)-/.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+    const dir = path.join(tmpBase, name);
+    await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
+    await fsp.rm(dir, { recursive: true, force: true }).then(
+      () => log.info(`repaired what an interrupted run left: removed ${dir}, the drill folder of run ${pid}`),
+      () => undefined,
+    );
+  }
+}
+
 async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
   const part: DrillPart = { kind: 'media', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
   const manifest = await manifestOrNull(b.path);
   let dir: string | null = null;
+  let src: BackupSource | null = null;
   try {
-    // Unpack only what restore-media would accept: the listing applies its safety rules first.
-    const listing = await listArchive(b.path, b.codec);
-    if (!listing.check.ok) {
+    await sweepDeadDrills(tmpBase);
+    // Unpack only what restore-media would accept, from the file that was checked: the listing
+    // applies its safety rules first, and the unpack reads the same open file again.
+    src = openSource(b.path);
+    const listing = await listArchive(src.read(), b.codec);
+    if (!listing.check.ok || !listing.check.read) {
       part.problems.push(listing.check.failure ? `archive unreadable: ${listing.check.failure}` : `unsafe to restore: ${listing.check.unsafe}`);
       return part;
     }
+    src.check(listing.check.read);
     const expected = manifest?.media ?? listing.counts;
     const source = manifest?.media ? 'manifest' : 'listing';
     const free = await statFree(tmpBase);
@@ -134,26 +156,22 @@ async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
       part.problems.push(`not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere`);
       return part;
     }
-    dir = await fsp.mkdtemp(path.join(tmpBase, 'compose-backup-drill-'));
+    dir = await fsp.mkdtemp(path.join(tmpBase, `${DRILL_PREFIX}${process.pid}-`));
     log.info(`drill: unpacking ${b.name} into ${dir}`);
-    const fd = fs.openSync(b.path, 'r');
-    let res;
-    try {
-      res = await runPipeline({
-        stdin: fd,
-        stages: [
-          { name: b.codec, argv: decompressArgv(b.codec) },
-          { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'] },
-        ],
-        stdout: 'ignore',
-      });
-    } finally {
-      fs.closeSync(fd);
-    }
+    const read = src.read();
+    const res = await runPipeline({
+      stdin: read.stream,
+      stages: [
+        { name: b.codec, argv: decompressArgv(b.codec) },
+        { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'] },
+      ],
+      stdout: 'ignore',
+    });
     part.checks.push('unpacked without error');
     if (!res.ok) {
-      part.problems.push(`unpack failed: ${res.failure}`);
+      part.problems.push(`unpack failed: ${res.failure?.message ?? 'stopped'}`);
     } else {
+      src.verifySame(await read.done, 'the drill compared nothing');
       const got = await countTree(dir);
       const diff = describeDifferences(
         { files: got.files, directories: got.directories, bytes: got.bytes },
@@ -165,6 +183,7 @@ async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
   } catch (err) {
     part.problems.push(errorMessage(err));
   } finally {
+    src?.close();
     if (dir) {
       await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
       await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) =>

@@ -11,7 +11,7 @@ import { groupLabel, groupsToPrune, planPrune, planSafetyDatabases, refusalLine,
 import { FOOTER } from '../db/dump-scanner.ts';
 import type { PgConnection } from '../db/pg.ts';
 import { dropSafetyDatabase, lookUpSafetyDatabases } from '../db/safety-dbs.ts';
-import { checkArchive } from '../media/check.ts';
+import { checkArchiveFile } from '../media/check.ts';
 import { listAll, type BackupFile } from '../store/catalog.ts';
 import { scanDump } from './verify.ts';
 
@@ -20,7 +20,7 @@ import { scanDump } from './verify.ts';
  * footer; a media archive must decompress and list fully. Returns why not, or null.
  */
 export async function checkComplete(file: Pick<BackupFile, 'path' | 'kind' | 'codec'>): Promise<string | null> {
-  if (file.kind === 'media') return (await checkArchive(file.path, file.codec)).failure;
+  if (file.kind === 'media') return (await checkArchiveFile(file.path, file.codec)).failure;
   const pass = await scanDump(file.path, file.codec, undefined, `${file.codec} -d`);
   if (pass.failure) return pass.failure;
   return pass.info.complete ? null : `it ends without "${FOOTER}" (cut short)`;

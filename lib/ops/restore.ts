@@ -12,7 +12,7 @@ import { restoreDatabase, type RestoreResult } from '../db/restore.ts';
 import { restoreMedia, type MediaRestoreResult } from '../media/restore.ts';
 import { chooseSet } from '../store/catalog.ts';
 import { openSource } from '../store/source.ts';
-import { manifestForRestore, startManifestCheck } from './verify.ts';
+import { manifestForRestore } from './verify.ts';
 
 export interface RestoreFile {
   path: string;
@@ -50,22 +50,26 @@ export async function restoreDatabaseFile(settings: Settings, file: RestoreFile,
   }
 }
 
-/** restore-media's work on one file: checked whole, confirmed (the environment's name typed, or --yes), unpacked beside, swapped. */
+/** restore-media's work on one file: opened once, checked whole, confirmed (the environment's name typed, or --yes), unpacked beside, swapped. */
 export async function restoreMediaFile(settings: Settings, file: RestoreFile, opts: { yes: boolean; now: Date }): Promise<MediaRestoreResult> {
-  // Started now, awaited in restoreMedia beside the archive's listing.
-  const checksum = startManifestCheck(file.path);
+  const manifest = await manifestForRestore(file.path, file.name);
   const { stamp, seq } = await chooseSet(settings.backupDir, opts.now, ['media'], 'snapshot');
-  const r = await restoreMedia({
-    settings,
-    file: file.path,
-    name: file.name,
-    codec: file.codec,
-    stamp,
-    seq,
-    checksum,
-    confirm: () =>
-      confirm({ action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.name}`, expected: settings.envName, yes: opts.yes }),
-  });
-  log.success(`media restored from ${file.name}: ${plural(r.check.files, 'file')}, ${humanBytes(r.check.bytes)}`);
-  return r;
+  const src = openSource(file.path);
+  try {
+    const r = await restoreMedia({
+      settings,
+      src,
+      name: file.name,
+      codec: file.codec,
+      manifest,
+      stamp,
+      seq,
+      confirm: () =>
+        confirm({ action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.name}`, expected: settings.envName, yes: opts.yes }),
+    });
+    log.success(`media restored from ${file.name}: ${plural(r.check.files, 'file')}, ${humanBytes(r.check.bytes)}`);
+    return r;
+  } finally {
+    src.close();
+  }
 }

@@ -15,15 +15,15 @@ import { checkArchive } from '../media/check.ts';
 import { CreateLog } from '../media/listing.ts';
 import { MANIFEST_SUFFIX, type BackupFile } from '../store/catalog.ts';
 import { readManifest, sha256File, type Manifest } from '../store/manifest.ts';
-import { openSource } from '../store/source.ts';
+import { openSource, type SourceRead } from '../store/source.ts';
 
 /**
  * List a whole archive once: restore-media's safety rules (the scanner checkArchive uses) and
  * the counts as the manifest has them (CreateLog, which counted the same lines from tar -cvv).
  */
-export async function listArchive(file: string, codec: BackupFile['codec'], progressLabel?: string): Promise<ArchiveListing> {
+export async function listArchive(read: SourceRead, codec: BackupFile['codec'], progressLabel?: string): Promise<ArchiveListing> {
   const counts = new CreateLog();
-  const check = await checkArchive(file, codec, { progressLabel, onLine: counts.line });
+  const check = await checkArchive(read, codec, { progressLabel, onLine: counts.line });
   return { check, counts: { files: counts.files, directories: counts.directories, bytes: counts.bytes } };
 }
 
@@ -83,7 +83,12 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
       result.checks.push('only what pg_dump writes');
       if (pass.guard.refused) result.problems.push(`unsafe to restore: ${pass.guard.refused}`);
     } else {
-      add(judgeArchive(await listArchive(b.path, b.codec, `verifying ${b.name}`), b.codec, manifest));
+      const src = openSource(b.path);
+      try {
+        add(judgeArchive(await listArchive(src.read(), b.codec, `verifying ${b.name}`), b.codec, manifest));
+      } finally {
+        src.close();
+      }
     }
   } catch (err) {
     result.problems.push(`cannot read the file: ${errorMessage(err)}`);

@@ -178,3 +178,10 @@ export function compressTo(file: string, tar: Buffer): void {
   const argv = file.endsWith('.gz') ? ['gzip', '-c'] : ['zstd', '-q', '-c'];
   fs.writeFileSync(file, execFileSync(argv[0]!, argv.slice(1), { input: tar, maxBuffer: 1 << 30 }));
 }
+
+/** A described tree as a restore brings it back: setuid and setgid bits are never restored. */
+export function withoutSetIds(tree: Record<string, Described>): Record<string, Described> {
+  return Object.fromEntries(
+    Object.entries(tree).map(([k, v]) => [k, v.mode === '-' ? v : { ...v, mode: (parseInt(v.mode, 8) & ~0o6000).toString(8) }]),
+  );
+}

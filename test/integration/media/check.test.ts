@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { checkArchive } from '../../../lib/media/check.ts';
+import { checkArchiveFile as checkArchive } from '../../../lib/media/check.ts';
 import { tarCreateArgv } from '../../../lib/media/tar.ts';
 import { tempDir } from '../../helpers/cli.ts';
 import { compressTo, describeTree, handTar, makeAwkwardTree } from '../../helpers/media-tree.ts';

@@ -90,7 +90,7 @@ test('judgeDump: footer, table of contents, rows against the manifest', () => {
 });
 
 function listing(over: Partial<ArchiveListing['check']> = {}, counts = { files: 3, directories: 2, bytes: 100 }): ArchiveListing {
-  return { check: { ok: true, failure: null, failedStage: null, unsafe: null, entries: 6, files: 2, directories: 3, bytes: 100, ...over }, counts };
+  return { check: { ok: true, failure: null, failedStage: null, unsafe: null, entries: 6, files: 2, directories: 3, bytes: 100, setIds: 0, read: null, ...over }, counts };
 }
 
 test('judgeArchive: decompression, listing, safety rules, counts against the manifest', () => {

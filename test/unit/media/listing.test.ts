@@ -113,9 +113,23 @@ test('CreateLog: counts from the listing, tar\'s own messages as warnings, the r
     'tar: "./d/f": file changed as we read it',
     '/usr/bin/tar: "./x": Cannot open: Permission denied',
     'tar: Exiting with failure status due to previous errors',
+    'compose-backup: warning: left out "./d/pipe": a fifo (special files are not backed up)',
   ]) log.line(l);
   assert.deepEqual({ f: log.files, d: log.directories, b: log.bytes, e: log.entries }, { f: 2, d: 1, b: 7, e: 4 });
-  assert.deepEqual(log.warnings(), ['tar: "./d/f": file changed as we read it', 'tar: "./x": Cannot open: Permission denied']);
+  assert.deepEqual(log.warnings(), [
+    'left out "./d/pipe": a fifo (special files are not backed up)',
+    'tar: "./d/f": file changed as we read it',
+    'tar: "./x": Cannot open: Permission denied',
+  ]);
+  assert.deepEqual(log.messages, ['tar: "./d/f": file changed as we read it', 'tar: "./x": Cannot open: Permission denied'], 'what was left out is not an error');
+  assert.equal(log.special, null);
+  // A special file that is in the archive all the same is named, so the backup can fail.
+  const leaked = new CreateLog();
+  for (const l of [`-rw-r--r-- 0/0 7 ${T} "./f"`, `prw-r--r-- 0/0 0 ${T} "./p\\nq"`, `crw-r--r-- 0/0 1,3 ${T} "./null"`]) leaked.line(l);
+  assert.equal(leaked.special, './p\nq');
+  const failed = new CreateLog();
+  failed.line('compose-backup: cannot open the media folder /gone');
+  assert.deepEqual(failed.messages, ['cannot open the media folder /gone']);
   const many = new CreateLog();
   for (let i = 0; i < 105; i++) many.line(`tar: "./f${i}": file changed as we read it`);
   assert.equal(many.warnings().length, 101);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MediaTarget } from '../../../lib/config/resolve.ts';
-import { EXTRACT_FLAGS, mediaArgv, tarCreateArgv } from '../../../lib/media/tar.ts';
+import { CREATE_SCRIPT, EXTRACT_FLAGS, mediaArgv, tarCreateArgv } from '../../../lib/media/tar.ts';
 import { MEDIA_SCRIPT, scriptArgv } from '../../../lib/media/swap.ts';
 
 const hostTarget = (p: string, exclude: string[] = []): MediaTarget => ({ mode: 'host', path: p, exclude, configured: true });
@@ -11,14 +11,18 @@ const composeTarget: MediaTarget = { mode: 'compose', service: 'django', path: '
 
 test('command lines: tar create, where commands run, the script actions', () => {
   assert.deepEqual(tarCreateArgv('/srv/media', ['cache/*', '*.tmp']), [
-    'env', 'LC_ALL=C', 'tar', '-c', '-f', '-', '--format=posix', '--pax-option=delete=atime,delete=ctime',
+    'sh', '-c', CREATE_SCRIPT, 'sh', '/srv/media', '--format=posix', '--pax-option=delete=atime,delete=ctime',
     '-vv', '--quoting-style=c', '--full-time', '--numeric-owner',
-    '--anchored', '--exclude=./.compose-backup-staging-*', '--exclude=./.compose-backup-old-*', '--no-anchored',
-    '--exclude=cache/*', '--exclude=*.tmp', '-C', '/srv/media', '.',
+    '--anchored', '--exclude=./.compose-backup-staging-*', '--exclude=./.compose-backup-old-*', '--exclude=./.compose-backup-swap-*', '--no-anchored',
+    '--exclude=cache/*', '--exclude=*.tmp',
   ]);
   assert.deepEqual(mediaArgv(hostTarget('/m'), 'exec', ['tar', '-c']), ['tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'exec', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'exec', '-T', 'django', 'tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'run', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django', 'tar', '-c']);
-  assert.deepEqual(scriptArgv(composeTarget, 'unpack', 'tok', EXTRACT_FLAGS).slice(-9), ['django', 'sh', '-c', MEDIA_SCRIPT, 'sh', 'unpack', '/app/app/media', 'tok', ...EXTRACT_FLAGS].slice(-9));
-  assert.deepEqual(scriptArgv(hostTarget('/m'), 'commit', 'tok'), ['sh', '-c', MEDIA_SCRIPT, 'sh', 'commit', '/m', 'tok']);
+  assert.deepEqual(scriptArgv(composeTarget, 'run', 'unpack', ['tok', ...EXTRACT_FLAGS]), [
+    'docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django',
+    'sh', '-c', MEDIA_SCRIPT, 'sh', 'unpack', '/app/app/media', 'tok', ...EXTRACT_FLAGS,
+  ]);
+  assert.deepEqual(scriptArgv(composeTarget, 'exec', 'survey').slice(4, 7), ['exec', '-T', 'django']);
+  assert.deepEqual(scriptArgv(hostTarget('/m'), 'run', 'commit', ['tok', '1.-.-']), ['sh', '-c', MEDIA_SCRIPT, 'sh', 'commit', '/m', 'tok', '1.-.-']);
 });
