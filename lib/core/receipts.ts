@@ -12,9 +12,9 @@ const PushedSchema = z.object({
   /** The copy as stored (ciphertext): what the target holds. */
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The backup itself (plaintext), as its manifest has it. */
+  /** The backup itself (plaintext), as its manifest has it (null: a backup made without one). */
   plainSize: z.number().int().nonnegative(),
-  plainSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  plainSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
   encrypted: z.boolean(),
   at: z.string(),
   /** S3 Object Lock's retain-until date, or null. */

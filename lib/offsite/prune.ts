@@ -33,9 +33,14 @@ export class TargetPruneRefusedError extends FailedError {
   }
 }
 
-export async function pruneTarget(store: OffsiteStore, settings: Pick<Settings, 'backupDir'>, now: Date, opts: { dryRun: boolean }): Promise<TargetPruneOutcome> {
+export async function pruneTarget(
+  store: OffsiteStore,
+  settings: Pick<Settings, 'backupDir'>,
+  now: Date,
+  opts: { dryRun: boolean; listed?: StoredObject[] },
+): Promise<TargetPruneOutcome> {
   const { target } = store;
-  const [objects, receipts] = await Promise.all([store.list(), readReceipts(settings.backupDir, target.name)]);
+  const [objects, receipts] = await Promise.all([opts.listed ?? store.list(), readReceipts(settings.backupDir, target.name)]);
   const { copies, orphans } = collectCopies(objects);
   const verified = (c: RemoteCopy) => copyIncomplete(c) === null && receiptMismatch(c, receipts.byName.get(c.name)) === null;
   let plan = planTargetPrune(copies, verified, target.retention, now);

@@ -1,8 +1,8 @@
 // An offsite target in S3-compatible object storage (AWS, Backblaze B2, Cloudflare R2, Wasabi,
-// Hetzner, MinIO…), through the AWS SDK v3. A copy streams up as a multipart upload (lib-storage's
-// Upload: a few parts in memory at a time, whatever the size), which makes the object appear only
-// when it completes; a failed upload is aborted, so its parts do not linger. The copy's checksum
-// record follows as a small object. Object Lock (immutableDays) is asked for on every object.
+// Hetzner, MinIO…), through the AWS SDK v3. A copy streams up as a multipart upload (a few parts in
+// memory at a time, whatever the size), which makes the object appear only when it completes; a
+// failed upload is aborted, so its parts do not linger. The copy's checksum record follows as a
+// small object. Object Lock (immutableDays) is asked for on every object.
 //
 // Flexible checksums are asked for only where the service requires them: by default the SDK sends
 // a streamed body `aws-chunked` with a trailing CRC32, which several S3-compatible servers store
@@ -10,6 +10,8 @@
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -17,8 +19,9 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
+  type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { FailedError } from '../cli/errors.ts';
 import { log, registerSecret } from '../cli/output.ts';
 import type { OffsiteTarget } from '../config/resolve.ts';
@@ -36,6 +39,107 @@ const QUEUE = 4;
 /** Pure: the part size for a body of about `size` bytes. */
 export function partSizeFor(size: number): number {
   return Math.max(MIN_PART, Math.ceil((size * 1.05) / MAX_PARTS));
+}
+
+/**
+ * A streamed upload into a few part buffers that are filled and reused (no buffer per part, no
+ * copy of a part into another: memory stays flat and the garbage collector idle, whatever the
+ * size). A body shorter than one part goes up as one PutObject; a longer one as a multipart upload
+ * with a few parts in flight, which the object's name shows only once completed. The caller aborts
+ * a failed upload (`uploadId`).
+ */
+/** The object's name and, with Object Lock, its lock and the checksum S3 then requires. */
+type UploadParams = { Bucket: string; Key: string; ObjectLockMode?: 'COMPLIANCE' | 'GOVERNANCE'; ObjectLockRetainUntilDate?: Date; ChecksumAlgorithm?: 'CRC32' };
+
+class PartUpload {
+  uploadId: string | null = null;
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private waiting: ((b: Buffer) => void) | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: CompletedPart[] = [];
+
+  private readonly client: S3Client;
+  private readonly params: UploadParams;
+  private readonly partSize: number;
+
+  constructor(client: S3Client, params: UploadParams, partSize: number) {
+    this.client = client;
+    this.params = params;
+    this.partSize = partSize;
+  }
+
+  private async take(): Promise<Buffer> {
+    const b = this.free.pop();
+    if (b) return b;
+    if (this.allocated < QUEUE + 1) {
+      this.allocated++;
+      return Buffer.allocUnsafe(this.partSize);
+    }
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  private release(b: Buffer): void {
+    const w = this.waiting;
+    this.waiting = null;
+    if (w) w(b);
+    else this.free.push(b);
+  }
+
+  private async sendPart(buf: Buffer, length: number): Promise<void> {
+    const { Bucket, Key, ChecksumAlgorithm } = this.params;
+    if (!this.uploadId) this.uploadId = (await this.client.send(new CreateMultipartUploadCommand(this.params))).UploadId ?? null;
+    if (!this.uploadId) throw new Error('the storage gave no upload id');
+    const PartNumber = this.parts.length + this.inFlight.size + 1;
+    const UploadId = this.uploadId;
+    const sent = this.client
+      .send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: buf.subarray(0, length), ContentLength: length, ChecksumAlgorithm }))
+      .then((r) => {
+        if (!r.ETag) throw new Error(`part ${PartNumber}: no ETag in the answer`);
+        this.parts.push({ PartNumber, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
+      })
+      .finally(() => {
+        this.inFlight.delete(sent);
+        this.release(buf);
+      });
+    this.inFlight.add(sent);
+    sent.catch(() => undefined);
+    // A failed part fails the upload here, at the next part, not only at the end.
+    if (this.inFlight.size >= QUEUE) await Promise.race(this.inFlight);
+  }
+
+  async send(body: AsyncIterable<unknown>): Promise<void> {
+    let part = await this.take();
+    let filled = 0;
+    try {
+      for await (const data of body) {
+        const chunk = data as Buffer;
+        for (let off = 0; off < chunk.length; ) {
+          const n = chunk.copy(part, filled, off, Math.min(chunk.length, off + this.partSize - filled));
+          filled += n;
+          off += n;
+          if (filled === this.partSize) {
+            await this.sendPart(part, filled);
+            part = await this.take();
+            filled = 0;
+          }
+        }
+      }
+      if (!this.uploadId) {
+        const Body = part.subarray(0, filled);
+        await this.client.send(new PutObjectCommand({ ...this.params, Body, ContentLength: filled }));
+        return;
+      }
+      if (filled > 0) await this.sendPart(part, filled);
+      await Promise.all(this.inFlight);
+      const Parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+      const { Bucket, Key } = this.params;
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts } }));
+    } catch (err) {
+      await Promise.allSettled(this.inFlight);
+      throw err;
+    }
+  }
 }
 
 interface S3ErrorFacts {
@@ -164,16 +268,9 @@ export function openS3(target: S3Offsite, env: string, vars: NodeJS.ProcessEnv =
     async stage(keys, body, opts) {
       let bodyError: Error | null = null;
       body.once('error', (err) => (bodyError = err));
-      const upload = new Upload({
-        client,
-        params: { Bucket, Key: Key(keys.data), Body: body, ...lockParams(opts.lock) },
-        partSize: partSizeFor(opts.sizeHint),
-        queueSize: QUEUE,
-        // Aborted here, where a failure to abort can be said without hiding why the upload failed.
-        leavePartsOnError: true,
-      });
+      const upload = new PartUpload(client, { Bucket, Key: Key(keys.data), ...lockParams(opts.lock) }, partSizeFor(opts.sizeHint));
       try {
-        await upload.done();
+        await upload.send(body);
       } catch (err) {
         if (upload.uploadId) await abort(keys.data, upload.uploadId);
         throw bodyError ?? fail(`uploading ${keys.data}`, err);
