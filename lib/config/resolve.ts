@@ -177,6 +177,7 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
     if (why) problems.push(`${at}.healthchecks.checks.${op}: ${why}`);
   }
 
+  const backupDir = env.BACKUP_DIR ? fromEnv(env.BACKUP_DIR) : raw.backupDir ? fromFile(raw.backupDir) : fromEnv('backups');
   const offsite: Record<string, () => OffsiteTarget> = {};
   for (const [targetName, t] of Object.entries(raw.offsite)) {
     const where = `${at}.offsite.${targetName}`;
@@ -184,6 +185,10 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
     const expanded = expandTree(t, env, where, unset);
     const own: string[] = [];
     const target = resolveOffsite(targetName, expanded, raw.retention, fromFile, where, own);
+    // Copies beside the backups they copy are not offsite, and the tree's own prune would never see them.
+    if (target.kind === 'path' && (target.path === backupDir || target.path.startsWith(backupDir + path.sep) || backupDir.startsWith(target.path + path.sep))) {
+      own.push(`${where}.path: ${target.path} overlaps the backup folder ${backupDir}; an offsite copy belongs on another disk`);
+    }
     // Every other problem of the file is reported at start, as always; unset variables wait.
     if (unset.length) offsite[targetName] = () => {
       throw new UsageError(`offsite target "${targetName}" cannot be used: ${unset.join('; ')}`);
@@ -199,7 +204,7 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
   return {
     envName: name,
     configPath,
-    backupDir: env.BACKUP_DIR ? fromEnv(env.BACKUP_DIR) : raw.backupDir ? fromFile(raw.backupDir) : fromEnv('backups'),
+    backupDir,
     compression: compression as Codec,
     compressionLevel: raw.compressionLevel,
     database,

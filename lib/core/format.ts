@@ -52,6 +52,7 @@ export function plural(n: number, noun: string, nouns = `${noun}s`): string {
 }
 
 /** `path: message` lines, one per problem (config errors, as changesets words them). */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
+export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string; issues?: readonly { message: string }[] }[]): string[] {
+  // A bad record key (an environment's or a target's name) carries the key schema's own words inside.
+  return issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.issues?.[0]?.message ?? i.message}`);
 }

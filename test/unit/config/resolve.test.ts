@@ -142,6 +142,7 @@ test('offsite targets: unencrypted only when asked; bad keys, private keys, half
   assert.match(err, /offsite\.d\.bucket: "B" is not an S3 bucket name/);
   assert.throws(() => resolve(offsite(`      x: { kind: path, path: /x, immutableDays: 3, recipients: ['${AGE_KEY}'] }\n`)), /Unrecognized key: "immutableDays"/);
   assert.throws(() => resolve(offsite(`      Bad_Name: { kind: path, path: /x, encryption: none }\n`)), /offsite target names are lower-case/);
+  assert.throws(() => resolve(offsite(`      same: { kind: path, path: /work/backups/offsite, encryption: none }\n`)), /offsite\.same\.path: \/work\/backups\/offsite overlaps the backup folder \/work\/backups; an offsite copy belongs on another disk/);
 });
 
 test('offsite targets: unset variables (credentials a laptop lacks) fail only the target, when it is used', () => {
