@@ -126,6 +126,11 @@ test('list-backups --offsite shows what is there and which backups are not yet p
   const deep = await run('verify', ['--offsite', 'cloud', '--deep', '--identity', keys.identityFile]);
   assert.equal(deep.code, 0, explain(deep));
   assert.match(deep.stdout, new RegExp(`^ok  ${first.media}  \\(.*decrypted, decompression, plaintext sha256 against the manifest\\)$`, 'm'));
+  // The restore drill, from the target: the newest copies fetched into a scratch tree, restored into a throwaway database and folder.
+  const drill = await run('verify', ['--offsite', 'cloud', '--drill', '--identity', keys.identityFile]);
+  assert.equal(drill.code, 0, explain(drill));
+  assert.match(drill.stdout, new RegExp(`^ok  drill ${first.db}  \\(loaded without error, rows of \\d+ tables match the manifest`, 'm'));
+  assert.match(drill.stdout, new RegExp(`^ok  drill ${first.media}  \\(unpacked without error`, 'm'));
 
   // The folder target keeps one database copy: pushing the newer one removes the older there.
   const p = await run('push-offsite', ['--to', 'nas']);
