@@ -58,3 +58,12 @@ test('Config.localBackupDir: where list-backups and restore-db look by default',
   assert.equal(loadConfig(undefined, {}, cwd).localBackupDir(), path.join(cwd, 'backups'));
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('the README\'s offsite example is a valid config: its three targets resolve', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /### Targets\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'the example is there');
+  const s = resolveSettings({ config: parseConfig(block!, 'README.md'), configPath: '/srv/app/backup.config.yaml', envName: 'production', env: {}, cwd: '/srv/app' });
+  assert.deepEqual(Object.keys(s.offsite), ['b2', 'box', 'usb']);
+  assert.deepEqual(Object.values(s.offsite).map((t) => [t().kind, t().encryption, t().recipients.length]), [['s3', 'age', 2], ['ssh', 'age', 1], ['path', 'none', 0]]);
+});
