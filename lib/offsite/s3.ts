@@ -33,8 +33,8 @@ type S3Offsite = Extract<OffsiteTarget, { kind: 's3' }>;
 /** Parts of at least this size; larger backups get larger parts (S3 allows 10,000 per upload). */
 const MIN_PART = 8 << 20;
 const MAX_PARTS = 9000;
-/** Parts in flight: with MIN_PART, about 40 MiB of memory whatever the size. */
-const QUEUE = 4;
+/** Parts in flight (one more is being filled): with MIN_PART, 32 MiB of part buffers whatever the size. */
+const QUEUE = 3;
 
 /** Pure: the part size for a body of about `size` bytes. */
 export function partSizeFor(size: number): number {
