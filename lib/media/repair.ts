@@ -7,7 +7,7 @@ import { errorMessage, FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { MediaTarget } from '../config/resolve.ts';
 import { judgeRunAlive, parseRunId, systemLiveness, type Liveness, type RunId } from '../proc/pid.ts';
-import { actionError, parseRepaired, runAction, surveyMedia, type MediaSurvey, type RepairOutcome } from './swap.ts';
+import { actionError, parseSettled, runAction, surveyMedia, type MediaSurvey, type RepairOutcome } from './swap.ts';
 import { OLD_PREFIX, STAGING_PREFIX, SWAP_PREFIX, type Via } from './tar.ts';
 
 export interface WorkRun {
@@ -97,8 +97,8 @@ export async function lookAndRepairMedia(target: MediaTarget, via: Via, liveness
   const survey = await surveyMedia(target, via);
   const plan = planMediaRepair(survey, (run) => judgeRunAlive(run, liveness));
   if (!plan.repair.length) return { survey, live: plan.live };
-  const out = await runAction(target, via, 'repair', plan.repair.map((r) => r.token));
-  const done = parseRepaired(out.stdout);
+  const out = await runAction(target, via, 'settle', plan.repair.map((r) => r.token));
+  const done = parseSettled(out.stdout);
   const said = plan.repair.flatMap((r) => {
     const outcome = done.get(r.token);
     return outcome ? [describeRepair(outcome, r, target.path)] : [];

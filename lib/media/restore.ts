@@ -140,6 +140,11 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
     (r) => (r instanceof Error || !/media-swapped: completed/.test(r.stdout) ? 'the media folder is as it was (the swap was rolled back)' : 'the swap was completed: the media folder is the restored one'),
   );
   if (swapped.code !== 0) throw new FailedError(`restore failed while swapping in the restored media: ${actionError(swapped)}`);
+  crashPoint('restore-media:swapped');
+  // The old entries go only now: the media folder is complete already, and a run killed while
+  // removing them leaves a journal that says "done", which the next run finishes.
+  const settled = await runAction(target, VIA, 'settle', [token]);
+  if (settled.code !== 0) log.warn(`the media is restored, but its old entries could not all be removed: ${actionError(settled)}; the next run tries again`);
   return { mediaPath: target.path, safetySnapshot, check };
 }
 

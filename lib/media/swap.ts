@@ -11,8 +11,9 @@
 //      processes at most, not one per entry).
 //   2. `<swap>.out` is renamed `<swap>.in` (atomic, flushed): every old entry is in `<old>`. The
 //      staged entries move up into the media folder.
-//   3. `<swap>.in` is renamed `<swap>.done`: the media folder is the restored one; the old
-//      entries and the work folders are removed, then the journal.
+//   3. `<swap>.in` is renamed `<swap>.done`: the media folder is the restored one. That is the
+//      swap; removing the old entries, the work folders and then the journal comes after it
+//      (`settle`), outside the part a signal must not cut.
 // A dead run's journal says what to do: `.out` → move `<old>` back (the folder is exactly the old
 // one), `.in` → move the rest of the staging folder up (exactly the new one), `.done` → finish
 // removing. Without a journal only a staging folder can exist, which is removed. Renames within one
@@ -28,7 +29,9 @@ import { mediaArgv, OLD_PREFIX, STAGING_PREFIX, SWAP_PREFIX, type Via } from './
  * The in-place work, as one POSIX sh script for both modes. `$1` is the action, `$2` the media
  * folder, then the action's words:
  *   survey              prints the folder's state, its free space (df) and every work entry at its top
- *   repair <token>…     finishes or undoes what the runs of these tokens left (they are gone)
+ *   settle <token>…     brings the work of these runs to rest: finishes a completed swap's cleanup,
+ *                       completes or rolls back a swap cut half-way, removes a staging folder
+ *                       (for this run's own cleanup, and for runs that are gone)
  *   prepare <token>     makes the media folder (if missing) and this run's staging folder (0700)
  *   unpack <token> …    reads a tar on stdin into the staging folder (the rest are tar's options),
  *                       clears setuid/setgid bits; on failure removes the staging folder
@@ -93,30 +96,30 @@ survey)
   while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
   df -P -k -- "$d" 2>/dev/null | sed 's/^/media-df: /'
   echo "media-state: $state" ;;
-repair)
+settle)
   trap '' HUP INT TERM
   for token in "$@"; do
     paths "$token"
     if [ -e "$journal.done" ]; then
       finish || { say "could not remove $old"; exit 1; }
-      echo "media-repaired: $token finished"
+      echo "media-settled: $token finished"
     elif [ -e "$journal.in" ]; then
-      move_all "$staging" "$media" repair || { say "could not move the rest of $staging into $media"; exit 1; }
+      move_all "$staging" "$media" settle || { say "could not move the rest of $staging into $media"; exit 1; }
       durable "$media"
       mv -f -- "$journal.in" "$journal.done" && durable "$media"
       finish || { say "could not remove $old"; exit 1; }
-      echo "media-repaired: $token completed"
+      echo "media-settled: $token completed"
     elif [ -e "$journal.out" ]; then
-      move_all "$old" "$media" repair || { say "could not move $old back into $media"; exit 1; }
+      move_all "$old" "$media" settle || { say "could not move $old back into $media"; exit 1; }
       durable "$media"
       empty "$old" || { say "$old is not empty after moving it back; the previous media is there"; exit 1; }
       rm -rf -- "$staging" && rmdir -- "$old" && rm -f -- "$journal.out" || exit 1
-      echo "media-repaired: $token rolled-back"
+      echo "media-settled: $token rolled-back"
     else
       # No journal: the swap never started; only a staging folder (and an empty old one) can be left.
       if [ -d "$old" ] && ! empty "$old"; then say "$old holds entries but no journal says why; check it by hand"; exit 1; fi
       rm -rf -- "$staging" && { [ ! -d "$old" ] || rmdir -- "$old"; } || exit 1
-      echo "media-repaired: $token discarded"
+      echo "media-settled: $token discarded"
     fi
   done ;;
 prepare)
@@ -155,7 +158,6 @@ commit)
       durable "$media"
       mv -f -- "$journal.in" "$journal.done" && durable "$media"
       crash media-swap:done
-      finish || say "could not remove $old; remove it by hand"
       echo "media-swapped: completed"
       exit 0
     fi
@@ -178,7 +180,7 @@ commit)
 esac
 `;
 
-export type MediaAction = 'survey' | 'repair' | 'prepare' | 'unpack' | 'discard' | 'commit';
+export type MediaAction = 'survey' | 'settle' | 'prepare' | 'unpack' | 'discard' | 'commit';
 
 /** Pure: argv of one action of the media script. */
 export function scriptArgv(target: MediaTarget, via: Via, action: MediaAction, words: string[] = []): string[] {
@@ -226,11 +228,11 @@ export async function surveyMedia(target: MediaTarget, via: Via): Promise<MediaS
   return survey;
 }
 
-/** Pure: what a repair said it did, per token. */
-export function parseRepaired(stdout: string): Map<string, RepairOutcome> {
+/** Pure: what a settle said it did, per token. */
+export function parseSettled(stdout: string): Map<string, RepairOutcome> {
   const done = new Map<string, RepairOutcome>();
   for (const line of stdout.split('\n')) {
-    const m = /^media-repaired: (\S+) (finished|completed|rolled-back|discarded)$/.exec(line.trim());
+    const m = /^media-settled: (\S+) (finished|completed|rolled-back|discarded)$/.exec(line.trim());
     if (m) done.set(m[1]!, m[2] as RepairOutcome);
   }
   return done;

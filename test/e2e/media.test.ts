@@ -390,7 +390,7 @@ test('compose mode through the docker stand-in: exec -T to archive, run --rm --n
   // The restore, all in one-off containers: the safety snapshot and the unpack side by side.
   assert.deepEqual(shape.slice(2, 4), [`${run} survey`, `${run} prepare`]);
   assert.deepEqual(shape.slice(4, 6).sort(), [`${run} create`, `${run} unpack`]);
-  assert.deepEqual(shape.slice(6), [`${run} commit`]);
+  assert.deepEqual(shape.slice(6), [`${run} commit`, `${run} settle`]);
   assert.ok(calls[1]!.includes('--exclude=*.tmp'));
 
   assert.equal(down.code, 1);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { MEDIA_SCRIPT, parseRepaired, parseSurvey } from '../../../lib/media/swap.ts';
+import { MEDIA_SCRIPT, parseSettled, parseSurvey } from '../../../lib/media/swap.ts';
 import { EXTRACT_FLAGS, OLD_PREFIX, STAGING_PREFIX, tarCreateArgv } from '../../../lib/media/tar.ts';
 import { fakeBin, tempDir, withPath } from '../../helpers/cli.ts';
 import { describeTree, makeAwkwardTree } from '../../helpers/media-tree.ts';
@@ -104,6 +104,10 @@ exec /bin/mv "$@"
   const done = script('commit', media, ['ok2', '1.-.-']);
   assert.equal(done.code, 0, done.stderr);
   assert.match(done.stdout, /media-swapped: completed/);
+  assert.deepEqual(describeTree(media, { skip: (n) => n.startsWith('.compose-backup-') }), before);
+  // The swap is done; its old entries go after it.
+  assert.deepEqual(work(media), [`${OLD_PREFIX}ok2`, `${STAGING_PREFIX}ok2`, '.compose-backup-swap-ok2.done']);
+  assert.deepEqual([...parseSettled(script('settle', media, ['ok2']).stdout)], [['ok2', 'finished']]);
   assert.deepEqual(describeTree(media), before);
   assert.deepEqual(work(media), []);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -127,6 +131,7 @@ test('media script: unpacking clears setuid and setgid bits, on files and folder
   script('prepare', media, ['s']);
   assert.equal(script('unpack', media, ['s', ...EXTRACT_FLAGS], { input: archive }).code, 0);
   assert.equal(script('commit', media, ['s', '1.-.-']).code, 0);
+  script('settle', media, ['s']);
   const modes = Object.fromEntries(Object.entries(describeTree(media)).map(([k, v]) => [k, v.mode]));
   assert.deepEqual(modes, { plain: '1644', sgid: '750', shared: '1775', suid: '755' });
   fs.rmSync(dir, { recursive: true, force: true });
@@ -149,7 +154,7 @@ test('media script: the swap moves thousands of entries with a handful of mv pro
   const bin = fakeBin({ mv: `#!/bin/sh\necho x >> "${calls}"\nexec /bin/mv "$@"\n` });
   const r = script('commit', media, ['m', '1.-.-'], { env: { ...process.env, PATH: withPath(bin) } });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(media).sort(), fs.readdirSync(src).sort());
+  assert.deepEqual(fs.readdirSync(media).filter((n) => !n.startsWith('.compose-backup-')).sort(), fs.readdirSync(src).sort());
   const n = fs.readFileSync(calls, 'utf8').split('\n').filter(Boolean).length;
   // 10,000 renames; each mv takes as many as fit in one argv (plus the journal's own two renames).
   assert.ok(n <= 10, `${n} mv processes`);
@@ -190,9 +195,9 @@ test('media script: a swap killed at every step is completed or rolled back by t
     const killed = script('commit', media, [token, '1.-.-'], { env: { ...process.env, COMPOSE_BACKUP_CRASH_AT: step } });
     assert.equal(killed.signal, 'SIGKILL', `${step}: ${killed.stderr}`);
     assert.ok(work(media).length > 0, `${step}: the killed swap left its work`);
-    const repaired = script('repair', media, [token]);
+    const repaired = script('settle', media, [token]);
     assert.equal(repaired.code, 0, `${step}: ${repaired.stderr}`);
-    assert.deepEqual([...parseRepaired(repaired.stdout)], [[token, outcome]], step);
+    assert.deepEqual([...parseSettled(repaired.stdout)], [[token, outcome]], step);
     assert.deepEqual(describeTree(media), want[tree], `${step}: exactly the ${tree} tree`);
     assert.deepEqual(work(media), [], `${step}: nothing of the work left`);
   }
@@ -201,7 +206,7 @@ test('media script: a swap killed at every step is completed or rolled back by t
   execFileSync('cp', ['-a', `${oldTree}/.`, media]);
   script('prepare', media, ['t-1']);
   assert.equal(script('unpack', media, ['t-1', ...EXTRACT_FLAGS], { input: archive }).code, 0);
-  assert.deepEqual([...parseRepaired(script('repair', media, ['t-1']).stdout)], [['t-1', 'discarded']]);
+  assert.deepEqual([...parseSettled(script('settle', media, ['t-1']).stdout)], [['t-1', 'discarded']]);
   assert.deepEqual(describeTree(media), want.old);
   assert.deepEqual(work(media), []);
   fs.rmSync(dir, { recursive: true, force: true });

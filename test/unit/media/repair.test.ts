@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunId } from '../../../lib/proc/pid.ts';
 import { busyRefusal, describeRepair, parseWorkName, planMediaRepair, tokenPid } from '../../../lib/media/repair.ts';
-import { parseRepaired, parseSurvey } from '../../../lib/media/swap.ts';
+import { parseSettled, parseSurvey } from '../../../lib/media/swap.ts';
 
 test('parseSurvey: state, free space from df, work entries with a journal\'s content; noise ignored', () => {
   const out = [
@@ -27,9 +27,9 @@ test('parseSurvey: state, free space from df, work entries with a journal\'s con
   assert.equal(parseSurvey('sh: find: not found'), null);
 });
 
-test('parseRepaired: one outcome per token', () => {
+test('parseSettled: one outcome per token', () => {
   assert.deepEqual(
-    [...parseRepaired('media-repaired: a-1 completed\nnoise\nmedia-repaired: b-2 rolled-back\nmedia-repaired: c-3 exploded\n')],
+    [...parseSettled('media-settled: a-1 completed\nnoise\nmedia-settled: b-2 rolled-back\nmedia-settled: c-3 exploded\n')],
     [['a-1', 'completed'], ['b-2', 'rolled-back']],
   );
 });
