@@ -6,7 +6,7 @@
 //   <name>.manifest.json.age       its manifest, encrypted too (it names tables)
 // A target is as hostile as a backup folder: only names that parse here are ever read, listed or
 // removed. Pure, table-tested.
-import { kindDir, newestFirst, parseBackupName, type BackupKind, type BackupName } from './naming.ts';
+import { kindDir, newestFirst, parseBackupName, type BackupName } from './naming.ts';
 
 export const AGE_SUFFIX = '.age';
 export const CHECKSUM_SUFFIX = '.sha256';
@@ -131,9 +131,4 @@ export function collectCopies(objects: readonly StoredObject[]): TargetListing {
     return parsed !== null && parsed.part !== 'data' && !used.has(o.key);
   });
   return { copies: [...copies.values()].sort(newestFirst), orphans };
-}
-
-/** Pure: "postgres/backup_….sql.zst.age" → the folder name the tree uses for a kind's copies. */
-export function kindOfKey(key: string): BackupKind | null {
-  return parseObjectKey(key)?.name.kind ?? null;
 }

@@ -61,9 +61,9 @@ before(async () => {
     ].join('\n'),
     'cbt-offsite-faults-',
   );
-  // Random bytes do not compress: the media backup is ~24 MiB, an upload of three parts.
+  // Random bytes do not compress: the media backup is ~12 MiB, an upload of two parts.
   fs.mkdirSync(path.join(project.dir, 'media'));
-  fs.writeFileSync(path.join(project.dir, 'media', 'big.bin'), crypto.randomBytes(24 * 1024 * 1024));
+  fs.writeFileSync(path.join(project.dir, 'media', 'big.bin'), crypto.randomBytes(12 * 1024 * 1024));
 });
 
 after(async () => {
@@ -143,7 +143,7 @@ test('the S3 server dies in the middle of an upload: nothing under a final name,
   const name = path.basename(b.stdout.trim());
   let killed: Promise<void> | null = null;
   proxy.onUploadBytes = (total) => {
-    if (total > 10 * 1024 * 1024 && !killed) killed = s3.kill();
+    if (total > 4 * 1024 * 1024 && !killed) killed = s3.kill();
   };
   const r = await run('push-offsite', []);
   proxy.onUploadBytes = null;

@@ -1,9 +1,10 @@
 // A local S3-compatible server for the offsite tests: s3rver (npm), started as its own process on a
 // free loopback port with a bucket made at start, so a test can kill it mid-upload and start it
 // again on the same data. In front of it, optionally, a small recording proxy plays what s3rver
-// lacks (Object Lock, AbortMultipartUpload): it records the headers the client sends, answers HEAD
-// of a locked object with its retain-until date, refuses to delete a locked object as S3 does, and
-// answers an abort itself. Default credentials: S3RVER / S3RVER.
+// lacks (Object Lock, AbortMultipartUpload, ListMultipartUploads): it records the headers the client
+// sends, answers HEAD of a locked object with its retain-until date, refuses to delete a locked
+// object as S3 does, answers an abort itself, and lists the unfinished uploads a test gives it.
+// Default credentials: S3RVER / S3RVER.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -97,6 +98,8 @@ export interface LockProxy {
   locks: Map<string, { mode: string; until: Date }>;
   /** Called with the bytes of upload bodies forwarded so far (to kill the server mid-upload). */
   onUploadBytes: ((total: number) => void) | null;
+  /** Unfinished multipart uploads the proxy lists itself (s3rver cannot): what a killed push leaves. */
+  unfinished: { key: string; uploadId: string; initiated: Date }[];
   close(): Promise<void>;
 }
 
@@ -107,7 +110,7 @@ const LOCK_UNTIL = 'x-amz-object-lock-retain-until-date';
 export async function startLockProxy(upstream: string, bucket: string): Promise<LockProxy> {
   const target = new URL(upstream);
   const sockets = new Set<Socket>();
-  const proxy: LockProxy = { endpoint: '', requests: [], locks: new Map(), onUploadBytes: null, close: async () => undefined };
+  const proxy: LockProxy = { endpoint: '', requests: [], locks: new Map(), onUploadBytes: null, unfinished: [], close: async () => undefined };
   const uploads = new Map<string, { mode: string; until: Date }>();
   let uploaded = 0;
   const server = http.createServer((req, res) => {
@@ -122,6 +125,17 @@ export async function startLockProxy(upstream: string, bucket: string): Promise<
       return typeof mode === 'string' && typeof until === 'string' ? { mode, until: new Date(until) } : null;
     };
     const lock = proxy.locks.get(key);
+    if (req.method === 'GET' && url.searchParams.has('uploads')) {
+      rec.answered = 'list-uploads';
+      req.resume();
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const uploads = proxy.unfinished
+        .filter((u) => u.key.startsWith(prefix))
+        .map((u) => `<Upload><Key>${u.key}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`);
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`);
+      return;
+    }
     if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
       rec.answered = 'abort';
       req.resume();

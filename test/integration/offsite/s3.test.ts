@@ -118,3 +118,18 @@ test('s3: an upload that fails is aborted (its parts do not linger), and nothing
   assert.equal(aborts[0]!.key, `${envFolder(PREFIX, 'aborted')}/${keysOf.data}`);
   assert.deepEqual(await store.list(), []);
 });
+
+test('s3: the next push aborts the unfinished uploads a killed push left, once they are a day old, and only those of its folder', async () => {
+  const folder = envFolder(PREFIX, 'swept');
+  proxy.unfinished = [
+    { key: `${folder}/media/media_backup_2026_06_05T02_00_00.tar.zst.age`, uploadId: 'old-one', initiated: new Date(Date.now() - 2 * 86_400_000) },
+    { key: `${folder}/media/media_backup_2026_06_06T02_00_00.tar.zst.age`, uploadId: 'in-progress', initiated: new Date(Date.now() - 3600_000) },
+    { key: `${envFolder(PREFIX, 'elsewhere')}/media/x.age`, uploadId: 'not-ours', initiated: new Date(Date.now() - 9 * 86_400_000) },
+  ];
+  const before = proxy.requests.length;
+  const o = await pushToTarget(openS3(target(undefined, { endpoint: proxy.endpoint }), 'swept'), { backupDir: tempDir('cbt-offsite-tree-') }, () => new Date(), { prune: false });
+  proxy.unfinished = [];
+  assert.deepEqual(o.swept, ['media/media_backup_2026_06_05T02_00_00.tar.zst.age (unfinished upload old-one)']);
+  const aborts = proxy.requests.slice(before).filter((r) => r.answered === 'abort');
+  assert.deepEqual(aborts.map((r) => new URLSearchParams(r.query).get('uploadId')), ['old-one']);
+});
