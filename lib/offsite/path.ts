@@ -10,12 +10,14 @@ import { FailedError } from '../cli/errors.ts';
 import type { OffsiteTarget } from '../config/resolve.ts';
 import { envFolder, type StoredObject } from '../core/offsite-names.ts';
 import { ensurePrivateDir, fsyncDir, writeFileAtomic } from '../store/publish.ts';
-import { SMALL_MAX, stagingName, staleStaging, type OffsiteStore } from './store.ts';
+import { processAlive } from '../proc/pid.ts';
+import { SMALL_MAX, stagingName, staleStaging, thisWriter, type OffsiteStore } from './store.ts';
 
 const KIND_FOLDERS = ['postgres', 'media'];
 
 export function openPathStore(target: Extract<OffsiteTarget, { kind: 'path' }>, env: string): OffsiteStore {
   const base = envFolder(target.path, env);
+  const me = thisWriter();
   const full = (key: string) => path.join(base, key);
   const openRegular = (key: string): number => {
     const fd = fs.openSync(full(key), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -63,7 +65,7 @@ export function openPathStore(target: Extract<OffsiteTarget, { kind: 'path' }>, 
       const final = full(keys.data);
       const dir = path.dirname(final);
       await ensurePrivateDir(dir);
-      const temp = path.join(base, stagingName(keys.data, new Date(), crypto.randomBytes(4).toString('hex')));
+      const temp = path.join(base, stagingName(keys.data, new Date(), me, crypto.randomBytes(4).toString('hex')));
       const fh = await fsp.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
       const discard = async () => {
         await fsp.rm(temp, { force: true }).catch(() => undefined);
@@ -101,7 +103,7 @@ export function openPathStore(target: Extract<OffsiteTarget, { kind: 'path' }>, 
       return null;
     },
     async sweep(now, listed) {
-      const stale = staleStaging(listed, now);
+      const stale = staleStaging(listed, now, me, processAlive);
       for (const o of stale) await store.remove(o.key);
       return stale.map((o) => o.key);
     },

@@ -14,7 +14,8 @@ import { envFolder, type StoredObject } from '../core/offsite-names.ts';
 import { capture, type Captured } from '../proc/capture.ts';
 import { firstError, heldOutput, runPipeline, type PipelineResult } from '../proc/pipeline.ts';
 import { remoteDirWord, shellQuote, sshArgv, SSH_LOST } from '../remote/ssh.ts';
-import { SMALL_MAX, stagingName, staleStaging, type OffsiteStore } from './store.ts';
+import { processAlive } from '../proc/pid.ts';
+import { SMALL_MAX, stagingName, staleStaging, thisWriter, type OffsiteStore } from './store.ts';
 
 type SshOffsite = Extract<OffsiteTarget, { kind: 'ssh' }>;
 
@@ -39,6 +40,7 @@ export function parseSshListing(out: string): StoredObject[] {
 
 export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
   const root = envFolder(target.path, env);
+  const me = thisWriter();
   const where = `${target.target}:${root}`;
   // The folder as a word of the remote shell: a leading ~ expands there, the rest is quoted.
   const prelude = `R=${remoteDirWord(target.path)}/${shellQuote(env)}; umask 077\n`;
@@ -88,11 +90,11 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
       return held.readable;
     },
     async writeSmall(key, data) {
-      const temp = stagingName(key, new Date(), crypto.randomBytes(4).toString('hex'));
+      const temp = stagingName(key, new Date(), me, crypto.randomBytes(4).toString('hex'));
       await run(`writing ${key}`, 'mkdir -p -- "$R/$3" && cat > "$R/$1" && mv -f -- "$R/$1" "$R/$2"', [temp, key, key.split('/')[0]!], data);
     },
     async stage(keys, body: Readable) {
-      const temp = stagingName(keys.data, new Date(), crypto.randomBytes(4).toString('hex'));
+      const temp = stagingName(keys.data, new Date(), me, crypto.randomBytes(4).toString('hex'));
       const discard = async () => {
         await capture(argv('rm -f -- "$R/$1"', [temp])).catch(() => undefined);
       };
@@ -112,7 +114,7 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
       }
       return {
         async commit(text) {
-          const checksumTemp = stagingName(keys.checksum, new Date(), crypto.randomBytes(4).toString('hex'));
+          const checksumTemp = stagingName(keys.checksum, new Date(), me, crypto.randomBytes(4).toString('hex'));
           const script =
             '{ sync -- "$R/$1" 2>/dev/null || sync; } && printf %s "$5" > "$R/$3" && mv -f -- "$R/$3" "$R/$4" && mv -f -- "$R/$1" "$R/$2"';
           try {
@@ -138,7 +140,7 @@ export function openSshStore(target: SshOffsite, env: string): OffsiteStore {
       return hash;
     },
     async sweep(now, listed) {
-      const stale = staleStaging(listed, now);
+      const stale = staleStaging(listed, now, me, processAlive);
       if (stale.length) await run('removing leftovers', 'cd -- "$R" && rm -f -- "$@"', stale.map((o) => o.key));
       return stale.map((o) => o.key);
     },

@@ -7,6 +7,7 @@
 // over ssh) the bytes go to a temporary name first and commit renames them; on S3 the multipart
 // upload's completion is what makes the object appear, all or nothing, and the record follows it.
 // Either way a failed or interrupted write leaves nothing under a final name that counts as a copy.
+import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { OffsiteTarget } from '../config/resolve.ts';
 import type { CopyKeys, StoredObject } from '../core/offsite-names.ts';
@@ -49,7 +50,7 @@ export interface OffsiteStore {
   lockedUntil(key: string): Promise<Date | null>;
   /** The object's sha256 computed where it is, without moving it here (ssh: sha256sum on that host); null when the kind cannot. */
   hashThere(key: string): Promise<string | null>;
-  /** Remove what interrupted writes left (temporary files among `listed`, unfinished multipart uploads) more than a day old. */
+  /** Remove what interrupted writes left: staging files among `listed` (lib/offsite/store's staleStaging), unfinished multipart uploads over a day old. */
   sweep(now: Date, listed: readonly StoredObject[]): Promise<string[]>;
 }
 
@@ -59,23 +60,44 @@ export const SMALL_MAX = 64 << 20;
 /** Left by a write that never finished, once this old: a write in progress is never this slow. */
 export const STALE_AFTER_MS = 24 * 3600_000;
 
-/** Pure: the temporary name a copy is staged under (its time in it, so a later run can judge its age without a clock there). */
-export function stagingName(finalKey: string, now: Date, token: string): string {
+/** Who writes a staging file: this host and process, so that a later run here knows whether it is dead. */
+export interface StagingOwner {
+  /** The host's name, reduced to letters, digits and "-". */
+  host: string;
+  pid: number;
+}
+
+/** This process as the owner of the staging files it writes. */
+export function thisWriter(): StagingOwner {
+  return { host: os.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 32) || 'host', pid: process.pid };
+}
+
+/**
+ * Pure: the temporary name a copy is staged under, beside its final name, hidden: its time, host and
+ * pid are in it, so a later run can tell a dead writer's leftovers without a clock or a process
+ * table over there.
+ */
+export function stagingName(finalKey: string, now: Date, owner: StagingOwner, token: string): string {
   const slash = finalKey.lastIndexOf('/');
-  return `${finalKey.slice(0, slash + 1)}.${finalKey.slice(slash + 1)}.partial-${Math.floor(now.getTime() / 1000)}-${token}`;
+  return `${finalKey.slice(0, slash + 1)}.${finalKey.slice(slash + 1)}.partial-${Math.floor(now.getTime() / 1000)}-${owner.host}.${owner.pid}-${token}`;
 }
 
-/** Pure: the time a staging name was made at, or null when the name is not one. */
-export function stagingTime(key: string): Date | null {
-  const m = /(?:^|\/)\.[^/]+\.partial-(\d{9,11})-[a-z0-9]+$/.exec(key);
-  return m ? new Date(Number(m[1]) * 1000) : null;
+/** Pure: when and by whom a staging name was made, or null when the name is not one. */
+export function stagingInfo(key: string): { made: Date; owner: StagingOwner } | null {
+  const m = /(?:^|\/)\.[^/]+\.partial-(\d{9,11})-([a-z0-9-]+)\.(\d+)-[a-z0-9]+$/.exec(key);
+  return m ? { made: new Date(Number(m[1]) * 1000), owner: { host: m[2]!, pid: Number(m[3]) } } : null;
 }
 
-/** Pure: the staging files among `listed` older than a day: a write in progress is never that slow. */
-export function staleStaging(listed: readonly StoredObject[], now: Date): StoredObject[] {
+/**
+ * Pure: the staging files among `listed` that no write in progress owns: those of a process of
+ * this host that is gone, and any older than a day (another host's: a write is never that slow).
+ */
+export function staleStaging(listed: readonly StoredObject[], now: Date, me: StagingOwner, alive: (pid: number) => boolean): StoredObject[] {
   return listed.filter((o) => {
-    const made = stagingTime(o.key);
-    return made !== null && now.getTime() - made.getTime() > STALE_AFTER_MS;
+    const info = stagingInfo(o.key);
+    if (!info) return false;
+    if (now.getTime() - info.made.getTime() > STALE_AFTER_MS) return true;
+    return info.owner.host === me.host && info.owner.pid !== me.pid && !alive(info.owner.pid);
   });
 }
 

@@ -160,3 +160,19 @@ test('the S3 server dies in the middle of an upload: nothing under a final name,
   const v = await run('verify', ['--offsite', 'cloud', name, '--deep', '--identity', keys.identityFile]);
   assert.equal(v.code, 0, explain(v));
 });
+
+test('a push killed (SIGKILL) between the upload and its checksum record: the copy counts as incomplete, and the next push completes it', async () => {
+  const b = await run('backup-db', []);
+  assert.equal(b.code, 0, explain(b));
+  const name = path.basename(b.stdout.trim());
+  const killed = await runScript('push-offsite', ['--config', project.configPath], { env: { ...S3_KEYS, COMPOSE_BACKUP_CRASH_AT: 'push-offsite:staged' }, newGroup: true, timeoutMs: 120_000 });
+  assert.equal(killed.signal, 'SIGKILL', explain(killed));
+  const listed = await run('list-backups', ['--offsite', 'cloud', '--json']);
+  const copy = JSON.parse(listed.stdout).copies.find((c: { name: string }) => c.name === name);
+  assert.equal(copy?.status, 'no checksum record (an interrupted push)', listed.stdout);
+  const again = await run('push-offsite', []);
+  assert.equal(again.code, 0, explain(again));
+  assert.match(again.stderr, new RegExp(`ok: cloud .*pushed 1 copy .*${name.replaceAll('.', '\\.')}`));
+  const after = JSON.parse((await run('list-backups', ['--offsite', 'cloud', '--json'])).stdout);
+  assert.equal(after.copies.find((c: { name: string }) => c.name === name)?.status, 'ok');
+});

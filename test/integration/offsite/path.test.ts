@@ -32,3 +32,18 @@ test('path: copies and folders are private to this user (0600 / 0700)', () => {
   for (const f of files) assert.equal(fs.statSync(path.join(root, 'push', 'postgres', f)).mode & 0o777, 0o600, f);
   assert.equal(fs.statSync(path.join(root, 'push', 'postgres')).mode & 0o777, 0o700);
 });
+
+test('path: what a killed push of this host left (its pid gone) is swept by the next push at once; a live one\'s is not', async () => {
+  const { pushToTarget } = await import('../../../lib/offsite/push.ts');
+  const { openStore, stagingName, thisWriter } = await import('../../../lib/offsite/store.ts');
+  const me = thisWriter();
+  const dead = stagingName('postgres/backup_2026_07_01T02_00_00.sql.zst.age', new Date(), { ...me, pid: 2 ** 22 + 12345 }, 'dead01');
+  const live = stagingName('postgres/backup_2026_07_02T02_00_00.sql.zst.age', new Date(), { ...me, pid: process.ppid }, 'live01');
+  for (const key of [dead, live]) {
+    fs.mkdirSync(path.join(root, 'sweep', 'postgres'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'sweep', key), 'partial');
+  }
+  const o = await pushToTarget(await openStore(target(), 'sweep'), { backupDir: tempDir('cbt-offsite-tree-') }, () => new Date(), { prune: false });
+  assert.deepEqual(o.swept, [dead]);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'sweep', 'postgres')), [path.basename(live)]);
+});
