@@ -110,10 +110,10 @@ export async function pushOne(store: OffsiteStore, file: BackupFile, settings: P
   });
   const [enc, staged] = await Promise.allSettled([encrypting, staging]);
   fs.closeSync(src.fd);
-  if (staged.status === 'rejected') {
-    if (enc.status === 'fulfilled' && !enc.value.ok && enc.value.failure) throw pipelineError(`encrypting ${file.name}`, enc.value.failure);
-    throw staged.reason;
-  }
+  // A failed upload says why itself: its own failure (a full disk there, a lost connection; age is
+  // then stopped by the broken pipe, which is not its own failure), or age's, which reached it as
+  // the body's error.
+  if (staged.status === 'rejected') throw staged.reason;
   const copy = staged.value;
   if (enc.status === 'rejected' || !enc.value.ok) {
     await copy.discard();

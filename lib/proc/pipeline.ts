@@ -266,6 +266,9 @@ export interface HeldOutput {
  */
 export function heldOutput(highWaterMark = 1 << 20): HeldOutput {
   const readable = new PassThrough({ highWaterMark });
+  // Its reader learns of a failure from its own reads (an errored stream throws on the next one); a
+  // reader that has not started yet must not turn the failure into an uncaught exception.
+  readable.on('error', () => undefined);
   const sink = new Writable({
     highWaterMark,
     write(chunk: Buffer, _enc, done) {
