@@ -1,5 +1,7 @@
 #!/usr/bin/env -S npx zx
-// Archive the media folder into a new compressed backup and print its path.
+// Archive the media folder into a new compressed backup and print its path. With incrementals on
+// (config media.incremental), an incremental on top of the newest archive when its chain allows,
+// else a full that starts a new chain; --full forces one.
 import { runCli } from '../lib/cli/frame.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { humanBytes, humanDuration, plural } from '../lib/core/format.ts';
@@ -11,16 +13,18 @@ await runCli(
   {
     name: 'backup-media',
     summary: 'Archive the media folder into $BACKUP_DIR/media/media_backup_<UTC time>.tar.zst (or .tar.gz).',
-    usage: '[--env <name>] [--config <path>] [--json]',
+    usage: '[--full] [--env <name>] [--config <path>] [--json]\n  --full   a full archive even when incrementals are on (starts a new chain)',
+    booleans: ['full'],
   },
   async ({ settings, flags, now }) => {
-    const { stamp, seq } = await chooseSet(settings.backupDir, now(), ['media']);
+    const at = now();
+    const { stamp, seq } = await chooseSet(settings.backupDir, at, ['media']);
     log.info(`backing up the media folder ${settings.media.path} (${settings.envName}, ${settings.media.mode} mode)`);
-    const b = await backupMedia({ settings, stamp, seq });
+    const b = await backupMedia({ settings, stamp, seq, forceFull: Boolean(flags.full), now: at });
     log.success(`${b.name}: ${plural(b.files, 'file')}, ${humanBytes(b.bytes)} → ${humanBytes(b.size)} in ${humanDuration(b.durationMs)}${b.warnings.length ? ` (${b.warnings.length} warnings)` : ''}`);
     result(
       flags.json
-        ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs, files: b.files, directories: b.directories, bytes: b.bytes, warnings: b.warnings })
+        ? JSON.stringify({ path: b.path, name: b.name, size: b.size, durationMs: b.durationMs, files: b.files, directories: b.directories, bytes: b.bytes, warnings: b.warnings, level: b.plan.level, parent: 'parent' in b.plan ? b.plan.parent : null })
         : b.path,
     );
     await gate(settings, b);

@@ -7,7 +7,7 @@ import type { Codec } from '../core/naming.ts';
 import type { Policy } from '../core/retention.ts';
 import { checkRecipient } from '../core/recipients.ts';
 import { checkPingUrl } from '../monitor/ping-url.ts';
-import { defaultEnvironment, type ConfigFile, type EnvironmentConfig, type OffsiteTargetConfig } from './schema.ts';
+import { defaultEnvironment, type ConfigFile, type EnvironmentConfig, type IncrementalPolicy, type OffsiteTargetConfig } from './schema.ts';
 
 export interface ComposeRef {
   file: string;
@@ -54,6 +54,8 @@ export type Settings = Pick<EnvironmentConfig, 'compression' | 'compressionLevel
   backupDir: string;
   database: DatabaseTarget;
   media: MediaTarget;
+  /** Incremental media backups, or null: every media backup is a full. */
+  mediaIncremental: IncrementalPolicy | null;
   ssh: SshTarget | null;
   healthchecks: Omit<EnvironmentConfig['healthchecks'], 'url'> & { url: string | null };
   prometheusTextfile: string | null;
@@ -209,6 +211,7 @@ export function resolveSettings({ config, configPath, envName: name, env, cwd }:
     compressionLevel: raw.compressionLevel,
     database,
     media,
+    mediaIncremental: m.incremental ?? null,
     ssh,
     retention: raw.retention,
     healthchecks: { ...raw.healthchecks, url: pingUrl },

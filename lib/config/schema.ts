@@ -16,6 +16,21 @@ export const DATABASE_SAFETY_COPIES = ['keep', 'dump'] as const;
 export type DatabaseSafetyCopy = (typeof DATABASE_SAFETY_COPIES)[number];
 
 const exclude = z.array(z.string().min(1)).default([]);
+
+/**
+ * Incremental media backups (GNU tar's --listed-incremental): absent, every backup is a full.
+ * A new full starts a chain when the full is `fullEvery` old, when the chain has `maxChain`
+ * incrementals, or when its incrementals add up to `maxChainRatio` of the full's size.
+ */
+export const IncrementalSchema = z
+  .object({
+    fullEvery: z.string().regex(/^([1-9]\d*)([hdwmy])$/, 'a duration such as 7d, 12h, 2w or 1m').default('7d'),
+    maxChain: z.number().int().min(1).max(1000).default(13),
+    maxChainRatio: z.number().positive().max(100).default(0.5),
+  })
+  .strict();
+export type IncrementalPolicy = z.output<typeof IncrementalSchema>;
+const incremental = IncrementalSchema.optional();
 const weekday = z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
 
 const DatabaseSchema = z
@@ -28,13 +43,14 @@ const DatabaseSchema = z
 const MediaSchema = z
   .discriminatedUnion('mode', [
     // No default path here: a path in the file is relative to the file, the default to the working directory.
-    z.object({ mode: z.literal('host'), path: z.string().min(1).optional(), exclude }).strict(),
+    z.object({ mode: z.literal('host'), path: z.string().min(1).optional(), exclude, incremental }).strict(),
     z
       .object({
         mode: z.literal('compose'),
         service: z.string().min(1).default('django'),
         path: z.string().startsWith('/', 'the media path inside the container must be absolute'),
         exclude,
+        incremental,
       })
       .strict(),
   ])

@@ -19,10 +19,17 @@ export interface BackupName {
   codec: Codec;
   /** The environment a downloaded copy came from (`production_backup_…`), else null. */
   env: string | null;
+  /**
+   * Media backups only: 0 for a full archive, N for the Nth incremental of a chain
+   * (`media_backup_<stamp>.incN.tar.zst`, built on the archive of level N-1 before it).
+   */
+  level: number;
 }
 
 const STAMP = '(\\d{4})_(\\d{2})_(\\d{2})T(\\d{2})_(\\d{2})_(\\d{2})';
 const SEQ = '(?:-([2-9]|[1-9]\\d+))?';
+/** An incremental media archive's level: `.inc1`, `.inc2`… (a full has none). */
+const LEVEL = '(?:\\.inc([1-9]\\d*))?';
 const EXT = { zstd: 'zst', gzip: 'gz' } as const;
 const CODEC_BY_EXT: Record<string, Codec> = { zst: 'zstd', gz: 'gzip' };
 
@@ -33,7 +40,7 @@ export const RESERVED_ENV_NAMES = ['media', 'temp'];
 
 // The three shapes the tool makes. `media_backup_` must be tried as a whole before a
 // prefix is considered, or `media_backup_…` would read as environment "media".
-const SHAPES = `(?:(backup)_${STAMP}${SEQ}\\.sql|(media_backup)_${STAMP}${SEQ}\\.tar|(temp_before_restore)_${STAMP}${SEQ}\\.(sql|tar))\\.(zst|gz)`;
+const SHAPES = `(?:(backup)_${STAMP}${SEQ}\\.sql|(media_backup)_${STAMP}${SEQ}${LEVEL}\\.tar|(temp_before_restore)_${STAMP}${SEQ}\\.(sql|tar))\\.(zst|gz)`;
 const BARE = new RegExp(`^${SHAPES}$`);
 const PREFIXED = new RegExp(`^([a-z][a-z0-9-]*)_${SHAPES}$`);
 
@@ -69,8 +76,9 @@ export function parseBackupName(name: string): BackupName | null {
     if (env && RESERVED_ENV_NAMES.includes(env)) return null;
     groups = m.slice(2);
   }
-  // groups: [backup, 6 stamp, seq] [media_backup, 6 stamp, seq] [temp, 6 stamp, seq, ext] [codec]
+  // groups: [backup, 6 stamp, seq] [media_backup, 6 stamp, seq, level] [temp, 6 stamp, seq, ext] [codec]
   let kind: BackupKind;
+  let level = 0;
   let role: BackupRole = 'backup';
   let stampParts: (string | undefined)[];
   let seqText: string | undefined;
@@ -82,13 +90,15 @@ export function parseBackupName(name: string): BackupName | null {
     kind = 'media';
     stampParts = groups.slice(9, 15);
     seqText = groups[15];
+    level = groups[16] ? Number(groups[16]) : 0;
+    if (!Number.isSafeInteger(level)) return null;
   } else {
     role = 'snapshot';
-    kind = groups[24] === 'sql' ? 'database' : 'media';
-    stampParts = groups.slice(17, 23);
-    seqText = groups[23];
+    kind = groups[25] === 'sql' ? 'database' : 'media';
+    stampParts = groups.slice(18, 24);
+    seqText = groups[24];
   }
-  const codec = CODEC_BY_EXT[groups[25] ?? ''];
+  const codec = CODEC_BY_EXT[groups[26] ?? ''];
   const time = fromParts(stampParts);
   if (!time || !codec) return null;
   return {
@@ -100,6 +110,7 @@ export function parseBackupName(name: string): BackupName | null {
     seq: seqText ? Number(seqText) : 1,
     codec,
     env,
+    level,
   };
 }
 
@@ -110,6 +121,8 @@ export interface NameParts {
   seq?: number;
   codec: Codec;
   env?: string | null;
+  /** Media backups: the incremental level (0 or absent: a full). */
+  level?: number;
 }
 
 export function makeBackupName(p: NameParts): string {
@@ -118,7 +131,8 @@ export function makeBackupName(p: NameParts): string {
   const ext = p.kind === 'database' ? 'sql' : 'tar';
   const seq = p.seq && p.seq > 1 ? `-${p.seq}` : '';
   const prefix = p.env ? `${p.env}_` : '';
-  return `${prefix}${base}_${p.stamp}${seq}.${ext}.${EXT[p.codec]}`;
+  const level = p.kind === 'media' && p.role === 'backup' && p.level ? `.inc${p.level}` : '';
+  return `${prefix}${base}_${p.stamp}${seq}${level}.${ext}.${EXT[p.codec]}`;
 }
 
 /** The folder of the backup tree that holds a kind. */
@@ -137,7 +151,7 @@ export function setKey(b: Pick<BackupName, 'stamp' | 'seq'>): string {
 }
 
 /** Newest first; same second ordered by sequence number. */
-export function newestFirst(a: BackupName, b: BackupName): number {
+export function newestFirst(a: Pick<BackupName, 'time' | 'seq' | 'name'>, b: Pick<BackupName, 'time' | 'seq' | 'name'>): number {
   return b.time.getTime() - a.time.getTime() || b.seq - a.seq || (a.name < b.name ? -1 : 1);
 }
 

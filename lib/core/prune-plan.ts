@@ -5,6 +5,7 @@
 // lib/ops/prune lists, checks and removes.
 import type { SafetyDatabase } from '../db/safety-names.ts';
 import type { BackupFile } from '../store/catalog.ts';
+import { chainOf } from './chains.ts';
 import { humanAge } from './format.ts';
 import type { BackupKind, BackupName, BackupRole } from './naming.ts';
 import { applyPolicy, describePolicy, newestFirstOrder, type Policy, type TieBreak } from './retention.ts';
@@ -14,6 +15,8 @@ export type Action = 'keep' | 'remove' | 'unmanaged';
 
 export const NEWEST_REASON = 'newest';
 export const UNMANAGED_REASON = 'other environment: not managed';
+/** The reason an archive that no policy keeps stays: a kept incremental builds on it. */
+export const NEEDED_BY = 'needed by ';
 
 /** What a plan is made of: local backups (lib/store/catalog's files) or a target's copies. */
 export interface PrunableBackup extends BackupName {
@@ -119,6 +122,7 @@ export function planPrune<T extends PrunableBackup = BackupFile>(files: readonly
       if (file === protectedItem) reasons.push(opts.newestReason ?? NEWEST_REASON);
       return { file, action: reasons.length ? 'keep' : 'remove', reasons };
     });
+    keepChains(entries);
     const group: PruneGroup<T> = { kind, role, env, policyName, policy, entries, refusal: null };
     // The newest is kept regardless, but a policy that keeps nothing at all is a mistake (or
     // backups stopped long ago): removing everything else on its word is what must not happen.
@@ -136,6 +140,25 @@ export function planPrune<T extends PrunableBackup = BackupFile>(files: readonly
     remove: groups.flatMap((g) => g.entries.filter((e) => e.action === 'remove').map((e) => e.file)),
     refusals: groups.flatMap((g) => (g.refusal ? [g.refusal] : [])),
   };
+}
+
+/**
+ * An incremental restores only with every archive below it: each link that a kept restore point
+ * needs is kept too, saying by which (the newest such point), so no incremental is ever orphaned.
+ */
+function keepChains<T extends PrunableBackup>(entries: PruneEntry<T>[]): void {
+  if (!entries.some((e) => e.file.level > 0)) return;
+  const files = entries.map((e) => e.file);
+  const byFile = new Map(entries.map((e) => [e.file, e]));
+  // Newest first: the first point to claim a link is the newest that needs it.
+  for (const point of entries.filter((e) => e.action === 'keep')) {
+    for (const link of chainOf(point.file, files).links) {
+      const e = byFile.get(link)!;
+      if (e.action === 'keep') continue;
+      e.reasons.push(`${NEEDED_BY}${point.file.name}`);
+      e.action = 'keep';
+    }
+  }
 }
 
 /** Pure: the groups whose newest backup must pass the completeness check before anything goes. */

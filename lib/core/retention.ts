@@ -76,7 +76,7 @@ function isoWeekOf(t: Date): string {
 }
 
 /** Earliest time `keepWithin` keeps; calendar arithmetic, so 1m before 31 March is 28 February. */
-function withinCutoff(text: string, now: Date): number {
+export function withinCutoff(text: string, now: Date): number {
   const { amount, unit } = parseDuration(text);
   const cutoff = dayjs.utc(now).subtract(amount, UNIT_OF[unit]).valueOf();
   // Past the range of Date (e.g. 300000y): everything is within it.

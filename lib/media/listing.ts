@@ -2,7 +2,7 @@
 // of ours. Pure: one listing line → entry, entry → why it is unsafe, and the counters and
 // scanners that a whole listing feeds, one line at a time (lib/media/check runs tar).
 import type { Fingerprint } from '../store/writer.ts';
-import { WORK_PREFIXES } from './tar.ts';
+import { SNAPSHOT_BEGIN, SNAPSHOT_END, WORK_PREFIXES } from './tar.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -139,6 +139,31 @@ export function unsafeReason(e: ArchiveEntry): string | null {
   return null;
 }
 
+/**
+ * Pure: why one line of an incremental archive's folder record is unsafe, or null. `tar -t -G`
+ * prints, under each folder, what it held (`Y name` in this archive, `N name` not, `D name` a
+ * folder) and what was renamed (`R ./old`, `T ./new`), which an extraction with
+ * --listed-incremental applies: deletions only ever remove what is on disk in that folder, but
+ * the names and rename paths come from the archive and are judged like member names. tar prints
+ * them unquoted, so a name with a line break arrives as several lines, each judged on its own:
+ * a piece that is not a record line is refused, never guessed at.
+ */
+export function unsafeFolderRecord(line: string): string | null {
+  const m = /^([YNDRT]) (.*)$/.exec(line);
+  if (!m) return `folder record not understood: ${JSON.stringify(line.slice(0, 200))}`;
+  const [, code, name] = m as unknown as [string, string, string];
+  if (code === 'R' || code === 'T') {
+    if (name.startsWith('/')) return `rename record with an absolute path "${name}"`;
+    if (name.split('/').includes('..')) return `rename record path contains ".."`;
+    const top = pathParts(name)[0];
+    if (!top) return 'rename record of the archive root';
+    if (WORK_PREFIXES.some((p) => top.startsWith(p))) return `rename record of a name reserved for the restore's work ("${top}")`;
+    return null;
+  }
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) return `folder record of the name "${name}"`;
+  return null;
+}
+
 export interface ArchiveCheck {
   ok: boolean;
   /** Why the archive could not be read to its end (corrupt, truncated), else null. */
@@ -183,10 +208,24 @@ export class ListingScanner extends EntryCounts {
   unparsed = 0;
   /** Entries with the setuid or setgid bit. */
   setIds = 0;
+  /** Inside a folder's record (incremental archives, listed with -G), up to the next empty line. */
+  private inRecord = false;
+  private lastWasDir = false;
 
   line(line: string): ArchiveEntry | null {
-    if (!line) return null;
+    if (!line) {
+      this.inRecord = false;
+      this.lastWasDir = false;
+      return null;
+    }
+    if (this.inRecord || (this.lastWasDir && /^[YNDRT] /.test(line))) {
+      this.inRecord = true;
+      const reason = unsafeFolderRecord(line);
+      if (reason && !this.unsafe) this.unsafe = reason;
+      return null;
+    }
     const e = parseListingLine(line);
+    this.lastWasDir = e?.type === 'dir';
     if (!e) {
       // A line we cannot read may be an entry we cannot judge: refuse rather than guess.
       this.unparsed++;
@@ -233,8 +272,22 @@ export class CreateLog extends EntryCounts {
    */
   special: string | null = null;
   private dropped = 0;
+  /** tar's new snapshot file (incremental mode), as handed back on stderr; null until it was. */
+  snapshot: Buffer | null = null;
+  private snapshotParts: Buffer[] | null = null;
 
   line = (line: string): void => {
+    if (this.snapshotParts) {
+      if (line === SNAPSHOT_END) {
+        this.snapshot = Buffer.concat(this.snapshotParts);
+        this.snapshotParts = null;
+      } else this.snapshotParts.push(Buffer.from(line, 'base64'));
+      return;
+    }
+    if (line === SNAPSHOT_BEGIN) {
+      this.snapshotParts = [];
+      return;
+    }
     if (!line) return;
     const ours = /^compose-backup: (warning: )?(.*)$/.exec(line);
     if (ours) {

@@ -1,6 +1,10 @@
 // restore-media's half: never leave the media folder half-replaced, and restore exactly what was
 // checked. The archive is opened once (lib/store/source) and read whole before anything changes:
 // its checksum against its manifest and a full listing with the safety rules, from the same read.
+// A point of an incremental chain is the full and every incremental up to it (lib/core/chains):
+// each is opened and checked the same way, and each must be the very archive the next one's
+// manifest says it builds on (name and sha256), before anything changes; they are then unpacked
+// in order into the one staging folder, deletions and renames applied, before the one swap.
 // The folder must have room for what the archive holds. Then it is unpacked, from that same open
 // file, into a staging folder inside the media folder (same filesystem, and it works when the media
 // folder is a mount point such as a Docker volume), beside a safety snapshot of the current media;
@@ -13,6 +17,7 @@ import { startProgress } from '../cli/progress.ts';
 import type { MediaTarget, Settings } from '../config/resolve.ts';
 import { decompressArgv } from '../core/codec.ts';
 import { plural } from '../core/format.ts';
+import { linkProblem } from '../core/chains.ts';
 import type { Codec } from '../core/naming.ts';
 import { judgeRoom } from '../core/room.ts';
 import { judgeManifest } from '../core/verdicts.ts';
@@ -30,14 +35,20 @@ import { busyRefusal, lookAndRepairMedia } from './repair.ts';
 import { actionError, runAction, scriptArgv } from './swap.ts';
 import { EXTRACT_FLAGS, type Via } from './tar.ts';
 
-export interface MediaRestoreOptions {
-  settings: Settings;
+/** One archive of what is restored: a full, or a link of an incremental chain. */
+export interface MediaLink {
   /** The backup, opened once: checked, then restored from this very file. */
   src: BackupSource;
   name: string;
   codec: Codec;
   /** The file's manifest (null for backups made without one); the read is compared with it. */
   manifest: Manifest | null;
+}
+
+export interface MediaRestoreOptions {
+  settings: Settings;
+  /** The full first, then each incremental up to the point restored (one archive: a full). */
+  links: MediaLink[];
   /** Stamp and sequence number of the safety snapshot. */
   stamp: string;
   seq: number;
@@ -48,7 +59,10 @@ export interface MediaRestoreOptions {
 export interface MediaRestoreResult {
   mediaPath: string;
   safetySnapshot: string | null;
+  /** The point restored (the last link's) listing check. */
   check: ArchiveCheck;
+  /** Every link's, in order. */
+  checks: ArchiveCheck[];
 }
 
 /** Space a file takes beyond its bytes, at most (a filesystem block); folders and links take one too. */
@@ -74,30 +88,52 @@ export async function checkForRestore(src: BackupSource, name: string, codec: Co
   return check;
 }
 
+/**
+ * Every link read whole and judged, in order, before anything changes; each incremental must
+ * build on the archive just checked (by its manifest's parent name and sha256).
+ */
+export async function checkChainForRestore(links: MediaLink[]): Promise<ArchiveCheck[]> {
+  const checks: ArchiveCheck[] = [];
+  const point = links[links.length - 1]!.name;
+  for (const [i, link] of links.entries()) {
+    if (links.length > 1) log.info(`checking ${link.name} (${i + 1} of ${links.length} in the chain of ${point})`);
+    const check = await checkForRestore(link.src, link.name, link.codec, link.manifest);
+    const problem = linkProblem(link, i === 0 ? null : { name: links[i - 1]!.name, sha256: checks[i - 1]!.read!.sha256 });
+    if (problem) throw new FailedError(`refusing to restore ${point}, nothing was changed: ${problem}`);
+    checks.push(check);
+  }
+  return checks;
+}
+
 export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRestoreResult> {
-  const { settings, src, name } = opts;
+  const { settings, links } = opts;
   const target = settings.media;
+  const name = links[links.length - 1]!.name;
 
   // What a killed restore left is finished or undone first; another restore running now is waited for.
   const looked = await lookAndRepairMedia(target, VIA);
   const busy = busyRefusal(looked.live, `not restoring ${name}`);
   if (busy) throw new FailedError(`${busy}; nothing was changed`);
 
-  log.info(`checking ${name}`);
-  const check = await checkForRestore(src, name, opts.codec, opts.manifest);
+  if (links.length === 1) log.info(`checking ${name}`);
+  const checks = await checkChainForRestore(links);
+  const check = checks[checks.length - 1]!;
+  const files = checks.reduce((n, c) => n + c.files, 0);
   if (looked.survey.free !== null) {
+    // Each link's files counted in full: an over-estimate when incrementals replace files, never an under-estimate.
     const room = judgeRoom({
       dir: target.path,
       free: looked.survey.free,
-      estimate: check.bytes + check.entries * PER_ENTRY_BYTES,
+      estimate: checks.reduce((n, c) => n + c.bytes + c.entries * PER_ENTRY_BYTES, 0),
       margin: settings.diskMargin,
-      basis: `${plural(check.files, 'file')} to unpack,`,
+      basis: `${plural(files, 'file')} to unpack,`,
       what: `refusing to restore ${name}`,
       advice: 'nothing was changed. Free space on the media filesystem (the current media stays there until the swap), then restore again',
     });
     if (!room.ok) throw new NoSpaceError(room.message!);
   }
-  if (check.setIds) log.warn(`${name} has ${plural(check.setIds, 'entry', 'entries')} with setuid/setgid bits; they are restored without them`);
+  const setIds = checks.reduce((n, c) => n + c.setIds, 0);
+  if (setIds) log.warn(`${name} has ${plural(setIds, 'entry', 'entries')} with setuid/setgid bits; they are restored without them`);
   await opts.confirm();
 
   const token = `${opts.stamp}-${process.pid}`;
@@ -111,14 +147,19 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
   // snapshot excludes): independent, so they run side by side. Both must succeed before the swap.
   let snapshotting: Promise<WrittenBackup | null> = Promise.resolve(null);
   const { state } = looked.survey;
+  const what = links.length > 1 ? `${name} (a chain of ${links.length} archives, ${plural(files, 'file')})` : `${name} (${plural(files, 'file')})`;
   if (state === 'full') {
-    log.info(`taking a safety snapshot of ${target.path}, and unpacking ${name} (${plural(check.files, 'file')}) beside it`);
+    log.info(`taking a safety snapshot of ${target.path}, and unpacking ${what} beside it`);
     snapshotting = backupMedia({ settings, stamp: opts.stamp, seq: opts.seq, role: 'snapshot', via: VIA });
   } else {
     log.info(state === 'missing' ? `media folder ${target.path} does not exist; it will be created` : `media folder ${target.path} is empty; no safety snapshot needed`);
-    log.info(`unpacking ${name} (${plural(check.files, 'file')})`);
+    log.info(`unpacking ${what}`);
   }
-  const [snap, unpacked] = await Promise.allSettled([snapshotting, unpack(target, src, opts.codec, token)]);
+  const unpackAll = async () => {
+    // In order: each incremental applies its deletions and renames to what the links below it left.
+    for (const link of links) await unpack(target, link.src, link.codec, token);
+  };
+  const [snap, unpacked] = await Promise.allSettled([snapshotting, unpackAll()]);
   const safetySnapshot = snap.status === 'fulfilled' ? (snap.value?.path ?? null) : null;
   if (safetySnapshot) log.info(`safety snapshot: ${safetySnapshot}`);
   if (unpacked.status === 'rejected') {
@@ -145,7 +186,7 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
   // removing them leaves a journal that says "done", which the next run finishes.
   const settled = await runAction(target, VIA, 'settle', [token]);
   if (settled.code !== 0) log.warn(`the media is restored, but its old entries could not all be removed: ${actionError(settled)}; the next run tries again`);
-  return { mediaPath: target.path, safetySnapshot, check };
+  return { mediaPath: target.path, safetySnapshot, check, checks };
 }
 
 /**

@@ -24,17 +24,36 @@ export const SWAP_PREFIX = '.compose-backup-swap-';
 /** Every name a restore's work may take at the top of the media folder. */
 export const WORK_PREFIXES = [STAGING_PREFIX, OLD_PREFIX, SWAP_PREFIX] as const;
 
+/** The lines that carry tar's new snapshot file out on stderr, around its base64 text. */
+export const SNAPSHOT_BEGIN = 'compose-backup-snapshot: begin';
+export const SNAPSHOT_END = 'compose-backup-snapshot: end';
+
 /**
  * The archiving tar, run where the media is, behind a few lines of POSIX sh that first find the
  * special files (fifos, sockets, devices) and hand them to tar as exact exclusions: an archive
  * holding one would be refused whole by restore-media, so it is left out with a warning
  * (`compose-backup: warning: …` on stderr, recorded in the manifest). A special file whose path
  * holds a line break cannot be named to tar this way; the listing check catches it (CreateLog).
+ *
+ * Incremental mode (GNU tar's --listed-incremental): the snapshot file to start from arrives on
+ * stdin (empty: a level-0 archive) and the one tar leaves goes out on stderr, as base64 between
+ * two marker lines, once tar is done. So in compose mode nothing is kept in the container between
+ * runs (a temporary file lives as long as the script), and tar's habit of rewriting the snapshot
+ * file even when it fails cannot spoil the next run: only a published archive's copy is used.
+ * `--no-check-device`: a recreated volume or host changes device numbers, which would otherwise
+ * make every file look new and turn each incremental into a full.
  */
 export const CREATE_SCRIPT = `set -u
-dir=$1; shift
+dir=$1 mode=$2; shift 2
 cd -- "$dir" || { printf 'compose-backup: cannot open the media folder %s\\n' "$dir" >&2; exit 2; }
 LC_ALL=C; export LC_ALL
+if [ "$mode" = incremental ]; then
+  snar=$(mktemp) || { printf 'compose-backup: cannot make a temporary file for the snapshot\\n' >&2; exit 2; }
+  trap 'rm -f -- "$snar"' EXIT
+  trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
+  cat > "$snar" || { printf 'compose-backup: cannot read the snapshot to start from\\n' >&2; exit 2; }
+  set -- --listed-incremental="$snar" --no-check-device "$@"
+fi
 nl='
 '
 find . -path './.compose-backup-*' -prune -o ! -path "*$nl*" \\( -type p -o -type s -o -type b -o -type c \\) -print 2>/dev/null |
@@ -42,7 +61,13 @@ while IFS= read -r f; do
   kind=device; [ -p "$f" ] && kind=fifo; [ -S "$f" ] && kind=socket
   printf 'compose-backup: warning: left out "%s": a %s (special files are not backed up)\\n' "$f" "$kind" >&2
   printf '%s\\n' "$f"
-done | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" .
+done | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" --no-wildcards .
+rc=$?
+if [ "$mode" = incremental ] && [ "$rc" -le 1 ]; then
+  { echo '${SNAPSHOT_BEGIN}' && base64 < "$snar" && echo '${SNAPSHOT_END}'; } >&2 ||
+    { printf 'compose-backup: cannot hand back the snapshot (is base64 there?)\\n' >&2; exit 2; }
+fi
+exit "$rc"
 `;
 
 /**
@@ -52,10 +77,12 @@ done | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" .
  * counted and warnings caught. The restore's own work entries are excluded (anchored to the
  * top), then the user's globs with tar's usual matching.
  */
-export function tarCreateArgv(dir: string, exclude: readonly string[]): string[] {
+export function tarCreateArgv(dir: string, exclude: readonly string[], incremental = false): string[] {
   return [
-    'sh', '-c', CREATE_SCRIPT, 'sh', dir,
+    'sh', '-c', CREATE_SCRIPT, 'sh', dir, incremental ? 'incremental' : 'plain',
     '--format=posix', '--pax-option=delete=atime,delete=ctime', ...LISTING_FLAGS,
+    // A full made in incremental mode would say "Directory is new" of every folder.
+    ...(incremental ? ['--warning=no-new-dir', '--warning=no-rename-directory'] : []),
     '--anchored', ...WORK_PREFIXES.map((p) => `--exclude=./${p}*`), '--no-anchored',
     ...exclude.map((g) => `--exclude=${g}`),
   ];
@@ -66,8 +93,10 @@ export function tarCreateArgv(dir: string, exclude: readonly string[]): string[]
  * owners by number (`--numeric-owner`: the uid in the container is the uid that wrote the file;
  * as root tar restores owners, as another user it cannot and makes the files that user's).
  * Leading `/` and `..` are refused by tar itself too, as a second line behind checkArchive.
+ * `--listed-incremental=/dev/null` applies an incremental archive as GNU tar documents it: files
+ * that were gone when it was made are deleted, renamed folders moved (a full needs nothing of it).
  */
-export const EXTRACT_FLAGS = ['-p', '--numeric-owner'];
+export const EXTRACT_FLAGS = ['-p', '--numeric-owner', '--listed-incremental=/dev/null'];
 
 
 /** The listing flags every caller uses, so lines always have the shape parseListingLine expects. */
@@ -87,7 +116,9 @@ export function listingStages(codec: Codec): Stage[] {
     { name: codec, argv: decompressArgv(codec) },
     // -P: list names and link targets exactly as stored; without it tar hides a leading
     // "/" or "../" of link targets from the listing (and would then strip them on extraction).
-    { name: 'tar', argv: ['tar', '-t', '-P', ...LISTING_FLAGS, '-f', '-'], env: listingEnv() },
+    // -G: an incremental archive's folder records (what each folder held, what was renamed) are
+    // listed too, so the safety rules judge them as well (lib/media/listing's DumpDirs).
+    { name: 'tar', argv: ['tar', '-t', '-G', '-P', ...LISTING_FLAGS, '-f', '-'], env: listingEnv() },
   ];
 }
 

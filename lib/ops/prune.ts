@@ -12,7 +12,7 @@ import { FOOTER } from '../db/dump-scanner.ts';
 import type { PgConnection } from '../db/pg.ts';
 import { dropSafetyDatabase, lookUpSafetyDatabases } from '../db/safety-dbs.ts';
 import { checkArchiveFile } from '../media/check.ts';
-import { listAll, type BackupFile } from '../store/catalog.ts';
+import { listAll, snapshotPathFor, type BackupFile } from '../store/catalog.ts';
 import { scanDump } from './verify.ts';
 
 /**
@@ -82,7 +82,8 @@ export async function runPrune(
   for (const f of plan.remove) {
     // The manifest first: an interruption then leaves a backup without its manifest, which the
     // next prune removes, rather than a manifest whose backup is gone, which nothing would.
-    for (const p of [f.manifestPath, f.path]) {
+    // Newest first, so an interrupted prune never leaves an incremental whose parent is gone.
+    for (const p of [f.kind === 'media' ? snapshotPathFor(f.path) : null, f.manifestPath, f.path]) {
       if (!p) continue;
       try {
         await fsp.unlink(p);

@@ -9,6 +9,7 @@ import type { Codec } from '../core/naming.ts';
 import { totalRows } from '../db/dump-scanner.ts';
 import { openConnection } from '../db/pg.ts';
 import { restoreDatabase, type RestoreResult } from '../db/restore.ts';
+import { openChain } from '../media/chain.ts';
 import { restoreMedia, type MediaRestoreResult } from '../media/restore.ts';
 import { chooseSet } from '../store/catalog.ts';
 import { openSource } from '../store/source.ts';
@@ -50,26 +51,28 @@ export async function restoreDatabaseFile(settings: Settings, file: RestoreFile,
   }
 }
 
-/** restore-media's work on one file: opened once, checked whole, confirmed (the environment's name typed, or --yes), unpacked beside, swapped. */
+/**
+ * restore-media's work on one restore point: the file (and, for an incremental, every archive of
+ * its chain) opened once and checked whole, confirmed (the environment's name typed, or --yes),
+ * unpacked beside, swapped.
+ */
 export async function restoreMediaFile(settings: Settings, file: RestoreFile, opts: { yes: boolean; now: Date }): Promise<MediaRestoreResult> {
-  const manifest = await manifestForRestore(file.path, file.name);
   const { stamp, seq } = await chooseSet(settings.backupDir, opts.now, ['media'], 'snapshot');
-  const src = openSource(file.path);
+  const { links, close } = await openChain(file);
   try {
     const r = await restoreMedia({
       settings,
-      src,
-      name: file.name,
-      codec: file.codec,
-      manifest,
+      links,
       stamp,
       seq,
       confirm: () =>
         confirm({ action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.name}`, expected: settings.envName, yes: opts.yes }),
     });
-    log.success(`media restored from ${file.name}: ${plural(r.check.files, 'file')}, ${humanBytes(r.check.bytes)}`);
+    const files = r.checks.reduce((n, c) => n + c.files, 0);
+    const bytes = r.checks.reduce((n, c) => n + c.bytes, 0);
+    log.success(`media restored from ${file.name}${links.length > 1 ? ` (a chain of ${links.length} archives)` : ''}: ${plural(files, 'file')}, ${humanBytes(bytes)}`);
     return r;
   } finally {
-    src.close();
+    close();
   }
 }

@@ -19,6 +19,13 @@ export function manifestPathFor(backupPath: string): string {
   return backupPath + MANIFEST_SUFFIX;
 }
 
+/** An incremental-mode media archive's tar snapshot file, what the next incremental starts from. */
+export const SNAPSHOT_SUFFIX = '.snar';
+
+export function snapshotPathFor(backupPath: string): string {
+  return backupPath + SNAPSHOT_SUFFIX;
+}
+
 /** Every backup of a kind in the tree, newest first. A missing folder is an empty list. */
 export async function listKind(backupDir: string, kind: BackupKind): Promise<BackupFile[]> {
   const dir = path.join(backupDir, kindDir(kind));
@@ -61,7 +68,12 @@ export async function chooseSet(backupDir: string, now: Date, kinds: BackupKind[
   const stamp = formatStamp(now);
   const taken = new Set<string>();
   for (const kind of kinds) {
-    for (const n of await fsp.readdir(path.join(backupDir, kindDir(kind))).catch(() => [] as string[])) taken.add(n);
+    for (const n of await fsp.readdir(path.join(backupDir, kindDir(kind))).catch(() => [] as string[])) {
+      taken.add(n);
+      // An incremental takes its stem's sequence number as a full would.
+      const p = parseBackupName(n);
+      if (p && p.level > 0) taken.add(makeBackupName({ ...p, level: 0 }));
+    }
   }
   const names = (seq: number) =>
     kinds.flatMap((kind) => (['zstd', 'gzip'] as Codec[]).filter((c) => !codec || c === codec).map((c) => makeBackupName({ kind, role, stamp, seq, codec: c })));

@@ -35,6 +35,15 @@ export const ManifestSchema = z.object({
       directories: z.number(),
       bytes: z.number(),
       warnings: z.array(z.string()),
+      /** Incremental backups (absent in archives made without): 0 for a full, N for the Nth incremental. */
+      level: z.number().int().min(0).optional(),
+      /** The archive an incremental builds on (level - 1), as it was when this one was made. */
+      parent: z.object({ name: z.string(), sha256: z.string() }).nullable().optional(),
+      /**
+       * tar's snapshot file (`--listed-incremental`) as this archive left it, kept beside it as
+       * `<name>.snar`: what the next incremental starts from, after its checksum matches this one.
+       */
+      snapshot: z.object({ size: z.number(), sha256: z.string() }).nullable().optional(),
     })
     .optional(),
 });

@@ -17,7 +17,7 @@ import { manifestPathFor } from './catalog.ts';
 import { ensureRoomForBackup, type BackupRoomOptions } from './disk.ts';
 import { followFile } from './follow.ts';
 import { manifestText, newManifest, writeManifest, type Manifest, type ManifestContent } from './manifest.ts';
-import { ensurePrivateDir, openTemp, publish, sweepStaleTemps } from './publish.ts';
+import { ensurePrivateDir, openTemp, publish, sweepStaleTemps, writeFileAtomic } from './publish.ts';
 
 export interface Fingerprint {
   size: number;
@@ -59,6 +59,8 @@ export interface WriteFileSpec {
   expect?: () => Promise<Fingerprint>;
   /** The manifest (JSON text) to publish beside it, given the name taken; null for none. */
   manifest?: (name: string, written: Written) => string | null;
+  /** A second sidecar published with the manifest (an incremental archive's tar snapshot, `<name>.snar`). */
+  beside?: { suffix: string; data: () => Uint8Array };
   /** Before anything is created: the disk guard. */
   room?: () => Promise<unknown>;
 }
@@ -123,9 +125,12 @@ export async function writeBackupFile(spec: WriteFileSpec): Promise<WrittenFile>
         text = spec.manifest?.(name, written) ?? null;
         // A copy's name is free, so a manifest under it is a leftover of an interrupted run: replaced.
         if (text !== null) await writeManifest(path.join(dir, name), text, { replace: exact !== null });
+        // The manifest claimed the name, so a sidecar already there is a killed run's leftover.
+        if (spec.beside) await writeFileAtomic(path.join(dir, name) + spec.beside.suffix, spec.beside.data(), 0o600);
       },
       async (name) => {
         if (text !== null) await fsp.rm(manifestPathFor(path.join(dir, name)), { force: true });
+        if (spec.beside) await fsp.rm(path.join(dir, name) + spec.beside.suffix, { force: true });
       },
     );
     return { ...written, path: finalPath, name: path.basename(finalPath), manifestText: text };
@@ -146,6 +151,8 @@ export interface NewBackupSpec {
   codec: Codec;
   stamp: string;
   seq: number;
+  /** Media backups: the incremental level (0: a full). */
+  level?: number;
   environment: string;
   label: string;
   /** Free space to require beyond the estimated size (settings.diskMargin). */
@@ -154,6 +161,8 @@ export interface NewBackupSpec {
   sizeFallback?: BackupRoomOptions['fallback'];
   /** Writes the backup into `fd`, checks it, and returns what its manifest says of the content. */
   fill: (fd: number) => Promise<ManifestContent>;
+  /** A sidecar to publish with it (see WriteFileSpec.beside). */
+  beside?: WriteFileSpec['beside'];
 }
 
 export interface WrittenBackup {
@@ -170,12 +179,13 @@ export async function writeNewBackup(spec: NewBackupSpec): Promise<WrittenBackup
   let manifest: Manifest | null = null;
   const file = await writeBackupFile({
     dir: path.join(spec.backupDir, kindDir(spec.kind)),
-    names: { propose: (seq) => makeBackupName({ kind: spec.kind, role: spec.role, stamp: spec.stamp, seq, codec: spec.codec }), firstSeq: spec.seq },
+    names: { propose: (seq) => makeBackupName({ kind: spec.kind, role: spec.role, stamp: spec.stamp, seq, codec: spec.codec, level: spec.level }), firstSeq: spec.seq },
     label: spec.label,
     room: () => ensureRoomForBackup({ backupDir: spec.backupDir, kind: spec.kind, role: spec.role, margin: spec.diskMargin, fallback: spec.sizeFallback }),
     fill: async (fd) => {
       content = await spec.fill(fd);
     },
+    beside: spec.beside,
     manifest: (name, w) => {
       manifest = newManifest({
         name,

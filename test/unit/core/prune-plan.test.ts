@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { defaultEnvironment } from '../../../lib/config/schema.ts';
+import { chainOf } from '../../../lib/core/chains.ts';
 import { parseBackupName } from '../../../lib/core/naming.ts';
 import {
   groupLabel, groupsToPrune, planPrune, planSafetyDatabases, refusalLine, NEWEST_REASON, type PrunePlan, type Retention,
@@ -237,4 +238,39 @@ test('planSafetyDatabases: the snapshots policy, newest always kept, same second
   assert.deepEqual(verdicts({ keepWithin: '1h' }).map((v) => v.split(' ').slice(1).join(' ')), [`keep: ${NEWEST_REASON}`, 'remove', 'remove', 'remove', 'remove']);
   assert.deepEqual(verdicts({}).every((v) => / keep: /.test(v)), true);
   assert.deepEqual(planSafetyDatabases([], { keepLast: 1 }, SDB_NOW), []);
+});
+
+test('planPrune keeps every archive a kept incremental needs, saying by which, and never orphans one', () => {
+  // Two chains; a 3-day policy keeps the newest points only.
+  const names = [
+    'media_backup_2026_12_20T02_00_00.tar.zst',
+    'media_backup_2026_12_21T02_00_00.inc1.tar.zst',
+    'media_backup_2026_12_22T02_00_00.inc2.tar.zst',
+    'media_backup_2026_12_27T02_00_00.tar.zst',
+    'media_backup_2026_12_28T02_00_00.inc1.tar.zst',
+    'media_backup_2026_12_29T02_00_00.inc2.tar.zst',
+    'media_backup_2026_12_30T02_00_00.inc3.tar.zst',
+  ];
+  const plan = planPrune(names.map((n) => file(n)), retention({ media: { keepWithin: '2d' } }), NOW);
+  assert.deepEqual(verdicts(plan), {
+    'media_backup_2026_12_20T02_00_00.tar.zst': 'remove',
+    'media_backup_2026_12_21T02_00_00.inc1.tar.zst': 'remove',
+    'media_backup_2026_12_22T02_00_00.inc2.tar.zst': 'remove',
+    'media_backup_2026_12_27T02_00_00.tar.zst': 'keep: needed by media_backup_2026_12_30T02_00_00.inc3.tar.zst',
+    'media_backup_2026_12_28T02_00_00.inc1.tar.zst': 'keep: needed by media_backup_2026_12_30T02_00_00.inc3.tar.zst',
+    'media_backup_2026_12_29T02_00_00.inc2.tar.zst': 'keep: needed by media_backup_2026_12_30T02_00_00.inc3.tar.zst',
+    'media_backup_2026_12_30T02_00_00.inc3.tar.zst': 'keep: within 2d, newest',
+  });
+  // Invariant over many policies: whatever is kept has its whole chain kept.
+  const files = names.map((n) => file(n));
+  for (const media of [{ keepLast: 1 }, { keepLast: 2 }, { keepDaily: 3 }, { keepWithin: '9d' }, { keepWeekly: 1 }] as Policy[]) {
+    const p = planPrune(files, retention({ media }), NOW);
+    const removed = new Set(p.remove.map((f) => f.name));
+    for (const g of p.groups) {
+      for (const e of g.entries) {
+        if (e.action !== 'keep') continue;
+        for (const link of chainOf(e.file, files).links) assert.ok(!removed.has(link.name), `${JSON.stringify(media)}: ${link.name} is needed by kept ${e.file.name}`);
+      }
+    }
+  }
 });

@@ -11,11 +11,17 @@ const composeTarget: MediaTarget = { mode: 'compose', service: 'django', path: '
 
 test('command lines: tar create, where commands run, the script actions', () => {
   assert.deepEqual(tarCreateArgv('/srv/media', ['cache/*', '*.tmp']), [
-    'sh', '-c', CREATE_SCRIPT, 'sh', '/srv/media', '--format=posix', '--pax-option=delete=atime,delete=ctime',
+    'sh', '-c', CREATE_SCRIPT, 'sh', '/srv/media', 'plain', '--format=posix', '--pax-option=delete=atime,delete=ctime',
     '-vv', '--quoting-style=c', '--full-time', '--numeric-owner',
     '--anchored', '--exclude=./.compose-backup-staging-*', '--exclude=./.compose-backup-old-*', '--exclude=./.compose-backup-swap-*', '--no-anchored',
     '--exclude=cache/*', '--exclude=*.tmp',
   ]);
+  // Incremental mode: the script takes the snapshot on stdin; tar is told not to warn of new folders.
+  assert.deepEqual(tarCreateArgv('/srv/media', [], true).slice(4, 14), [
+    '/srv/media', 'incremental', '--format=posix', '--pax-option=delete=atime,delete=ctime',
+    '-vv', '--quoting-style=c', '--full-time', '--numeric-owner', '--warning=no-new-dir', '--warning=no-rename-directory',
+  ]);
+  assert.ok(EXTRACT_FLAGS.includes('--listed-incremental=/dev/null'), 'extraction applies deletions and renames');
   assert.deepEqual(mediaArgv(hostTarget('/m'), 'exec', ['tar', '-c']), ['tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'exec', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'exec', '-T', 'django', 'tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'run', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'run', '--rm', '--no-deps', '-T', 'django', 'tar', '-c']);

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chainOf, neededBy, parentOf, planNextMedia, type ChainPolicy } from '../../../lib/core/chains.ts';
+import { parseBackupName, type BackupName } from '../../../lib/core/naming.ts';
+
+type B = BackupName & { size: number };
+const b = (name: string, size = 100): B => ({ ...parseBackupName(name)!, size });
+
+// Two chains and a stray: A (full + 3), B (full + 1), another environment's copies.
+const A0 = b('media_backup_2026_12_01T02_00_00.tar.zst', 1000);
+const A1 = b('media_backup_2026_12_02T02_00_00.inc1.tar.zst', 10);
+const A2 = b('media_backup_2026_12_03T02_00_00.inc2.tar.zst', 10);
+const A3 = b('media_backup_2026_12_04T02_00_00.inc3.tar.zst', 10);
+const B0 = b('media_backup_2026_12_05T02_00_00.tar.zst', 1000);
+const B1 = b('media_backup_2026_12_05T02_00_00-2.inc1.tar.zst', 10);
+const P0 = b('production_media_backup_2026_12_01T02_00_00.tar.zst');
+const P1 = b('production_media_backup_2026_12_04T03_00_00.inc1.tar.zst');
+const DB = b('backup_2026_12_03T02_00_00.sql.zst');
+const all = [B1, A2, DB, P1, A0, B0, A3, P0, A1];
+
+test('parentOf: the newest older archive of the same environment one level below', () => {
+  const table: [B, B | null][] = [[A0, null], [A1, A0], [A2, A1], [A3, A2], [B0, null], [B1, B0], [P1, P0], [P0, null], [DB, null]];
+  for (const [item, parent] of table) assert.equal(parentOf(item, all)?.name ?? null, parent?.name ?? null, item.name);
+});
+
+test('chainOf: full first; a missing middle link breaks the points after it only', () => {
+  assert.deepEqual(chainOf(A3, all).links.map((l) => l.name), [A0, A1, A2, A3].map((l) => l.name));
+  assert.equal(chainOf(A3, all).broken, null);
+  const withoutA2 = all.filter((x) => x !== A2);
+  const c = chainOf(A3, withoutA2);
+  assert.match(c.broken!, /inc3\.tar\.zst builds on a level-2 archive that is not there/);
+  assert.equal(chainOf(A1, withoutA2).broken, null);
+  assert.deepEqual(chainOf(B1, all).links.map((l) => l.name), [B0.name, B1.name]);
+});
+
+test('neededBy: every link a later point needs, and nothing else', () => {
+  const m = neededBy(all);
+  assert.deepEqual(m.get(A0)?.map((x) => x.name).sort(), [A1, A2, A3].map((x) => x.name).sort());
+  assert.deepEqual(m.get(A2)?.map((x) => x.name), [A3.name]);
+  assert.equal(m.get(A3), undefined);
+  assert.deepEqual(m.get(B0)?.map((x) => x.name), [B1.name]);
+  assert.deepEqual(m.get(P0)?.map((x) => x.name), [P1.name]);
+});
+
+const policy: ChainPolicy = { fullEvery: '7d', maxChain: 13, maxChainRatio: 0.5 };
+const now = new Date('2026-12-06T02:00:00Z');
+const plan = (over: Partial<Parameters<typeof planNextMedia<B>>[0]>) =>
+  planNextMedia<B>({ policy, forceFull: false, now, backups: all, ...over });
+
+test('planNextMedia: off, forced, first, and the limits that start a new chain', () => {
+  assert.deepEqual(plan({ policy: null }), { level: 0, incremental: false, reason: null });
+  const cases: [Partial<Parameters<typeof planNextMedia<B>>[0]>, number, RegExp][] = [
+    [{}, 2, /level 2 on top of media_backup_2026_12_05T02_00_00-2\.inc1/],
+    [{ forceFull: true }, 0, /--full/],
+    [{ backups: [] }, 0, /no earlier media backup/],
+    [{ backups: [DB, P0, P1] }, 0, /no earlier media backup/],
+    [{ backups: [A0, A1, A3] }, 0, /newest chain is broken/],
+    [{ backups: [A0, A1, A2, A3], policy: { ...policy, fullEvery: '5d' } }, 0, /older than fullEvery \(5d\)/],
+    [{ backups: [A0, A1, A2, A3], now: new Date('2026-12-04T12:00:00Z') }, 4, /level 4/],
+    [{ backups: [A0, A1, A2, A3], now: new Date('2026-12-04T12:00:00Z'), policy: { ...policy, maxChain: 3 } }, 0, /3 incrementals \(maxChain 3\)/],
+    [{ backups: [A0, A1, A2, A3], now: new Date('2026-12-04T12:00:00Z'), policy: { ...policy, maxChainRatio: 0.02 } }, 0, /add up to 3% of its full \(maxChainRatio 0\.02\)/],
+  ];
+  for (const [over, level, reason] of cases) {
+    const r = plan(over);
+    assert.equal(r.level, level, JSON.stringify(r));
+    assert.equal(r.incremental, true);
+    assert.match(r.reason!, reason);
+  }
+});
