@@ -2,7 +2,7 @@
 // scanner a whole listing feeds, and what tar says while archiving (CreateLog). Pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateLog, ListingScanner, parseListingLine, unsafeReason, type ArchiveEntry } from '../../../lib/media/listing.ts';
+import { CreateLog, ListingScanner, parseListingLine, unsafeReason, type ArchiveEntry, unsafeFolderRecord } from '../../../lib/media/listing.ts';
 
 const T = '2026-11-29 01:06:32.308754502';
 const entry = (over: Partial<ArchiveEntry>): ArchiveEntry => ({ type: 'file', path: './x', linkTarget: null, size: 0, mode: 0o644, mtime: T, ...over });
@@ -134,4 +134,65 @@ test('CreateLog: counts from the listing, tar\'s own messages as warnings, the r
   for (let i = 0; i < 105; i++) many.line(`tar: "./f${i}": file changed as we read it`);
   assert.equal(many.warnings().length, 101);
   assert.equal(many.warnings()[100], '… and 5 more');
+});
+
+test('unsafeFolderRecord: what an incremental archive\'s folder records may name', () => {
+  const table: [string, RegExp | null][] = [
+    ['Y photo.jpg', null],
+    ['N old.txt', null],
+    ['D sub', null],
+    ['Y name with spaces', null],
+    ['R ./a/b', null],
+    ['T ./a/bb', null],
+    ['Y ..', /folder record of the name "\.\."/],
+    ['D .', /folder record of the name "\."/],
+    ['Y a/b', /folder record of the name "a\/b"/],
+    ['Y ', /folder record of the name ""/],
+    ['R /etc', /absolute path/],
+    ['T ./a/../../x', /contains "\.\."/],
+    ['R .', /archive root/],
+    ['T ./.compose-backup-old-1', /reserved/],
+    ['X thing', /not understood/],
+    ['-rw-r--r-- 0/0 2 2026-12-05 03:42 "./x"', /not understood/],
+  ];
+  for (const [line, want] of table) {
+    const got = unsafeFolderRecord(line);
+    if (want === null) assert.equal(got, null, line);
+    else assert.match(got ?? '', want, line);
+  }
+});
+
+test('ListingScanner: an incremental listing (tar -t -G) judges folder records, and a name broken by a line break is refused', () => {
+  const dir = (p: string) => `drwxr-xr-x 0/0               0 2026-12-05 03:42:11.356398366 "${p}"`;
+  const file = (p: string) => `-rw-r--r-- 0/0               2 2026-12-05 03:42:11.448398366 "${p}"`;
+  const ok = new ListingScanner();
+  for (const l of [dir('./'), 'D a', 'R ./a/b', 'T ./a/bb', '', dir('./a/'), 'D bb', 'Y f1', '', dir('./a/bb/'), '', file('./a/f1')]) ok.line(l);
+  assert.equal(ok.unsafe, null);
+  assert.equal(ok.files, 1);
+  assert.equal(ok.directories, 2);
+  // tar prints record names unquoted: "x\n../../y" arrives as two lines, the second no record at all.
+  const split = new ListingScanner();
+  for (const l of [dir('./'), 'Y x', '../../y', '', file('./x')]) split.line(l);
+  assert.match(split.unsafe ?? '', /not understood/);
+  const climbing = new ListingScanner();
+  for (const l of [dir('./'), 'D a', 'T ../outside', '']) climbing.line(l);
+  assert.match(climbing.unsafe ?? '', /contains "\.\."/);
+  // A record line right after a file is no record: refused as an unreadable line.
+  const stray = new ListingScanner();
+  for (const l of [file('./x'), 'Y y']) stray.line(l);
+  assert.match(stray.unsafe ?? '', /listing line not understood/);
+});
+
+test('CreateLog: the snapshot handed back between its marker lines, never counted as entries', () => {
+  const snar = Buffer.from('GNU tar-1.34-2\n1796442413\u0000987149822\u0000'.repeat(5));
+  const log = new CreateLog();
+  log.line('-rw-r--r-- 0/0               2 2026-12-05 03:42:11.448398366 "./a"');
+  log.line('compose-backup-snapshot: begin');
+  const b64 = snar.toString('base64');
+  for (let i = 0; i < b64.length; i += 76) log.line(b64.slice(i, i + 76));
+  assert.equal(log.snapshot, null, 'not complete before the end marker');
+  log.line('compose-backup-snapshot: end');
+  assert.deepEqual(log.snapshot, snar);
+  assert.equal(log.entries, 1);
+  assert.equal(log.other, null);
 });
