@@ -71,14 +71,24 @@ const PER_ENTRY_BYTES = 4096;
 /** Compose mode restores in a one-off container, so it works with the app stopped. */
 const VIA: Via = 'run';
 
-/** Read the whole archive once and refuse it before anything changes; returns what the read saw. */
-export async function checkForRestore(src: BackupSource, name: string, codec: Codec, manifest: Manifest | null): Promise<ArchiveCheck> {
-  const refuse = (why: string) => new FailedError(`refusing to restore ${name}, nothing was changed: ${why}`);
+/**
+ * Read the whole archive once and refuse it before anything changes; returns what the read saw.
+ * `point`: the restore point when this archive is a link below it in its chain, so the refusal
+ * names the point asked for and the link that failed.
+ */
+export async function checkForRestore(src: BackupSource, name: string, codec: Codec, manifest: Manifest | null, point = name): Promise<ArchiveCheck> {
+  const link = point === name ? null : `${name}, which it builds on,`;
+  const refuse = (why: string) => new FailedError(`refusing to restore ${point}, nothing was changed: ${link ? `${link} ` : ''}${why}`);
   const check = await checkArchive(src.read(), codec, { progressLabel: 'checking the archive' });
   // An altered file is named as such before its content.
   if (manifest && check.read) {
     const { problems } = judgeManifest({ kind: 'media', codec, size: check.read.size, sha256: check.read.sha256 }, manifest);
-    if (problems.length) throw refuse(problems.join('; '));
+    if (problems.length) throw refuse(link ? `fails its check: ${problems.join('; ')}` : problems.join('; '));
+  }
+  if (link) {
+    if (check.unsafe) throw refuse(`fails the safety rules: ${check.unsafe}`);
+    if (check.failure || !check.read) throw refuse(`is damaged or truncated (${check.failure ?? 'the read stopped early'})`);
+    if (check.entries === 0) throw refuse('holds no entries');
   }
   if (check.unsafe) throw new FailedError(`refusing to restore ${name}: ${check.unsafe}; nothing was changed`);
   if (check.failure || !check.read) throw new FailedError(`${name} is damaged or truncated (${check.failure ?? 'the read stopped early'}); nothing was changed`);
@@ -97,7 +107,7 @@ export async function checkChainForRestore(links: MediaLink[]): Promise<ArchiveC
   const point = links[links.length - 1]!.name;
   for (const [i, link] of links.entries()) {
     if (links.length > 1) log.info(`checking ${link.name} (${i + 1} of ${links.length} in the chain of ${point})`);
-    const check = await checkForRestore(link.src, link.name, link.codec, link.manifest);
+    const check = await checkForRestore(link.src, link.name, link.codec, link.manifest, point);
     const problem = linkProblem(link, i === 0 ? null : { name: links[i - 1]!.name, sha256: checks[i - 1]!.read!.sha256 });
     if (problem) throw new FailedError(`refusing to restore ${point}, nothing was changed: ${problem}`);
     checks.push(check);

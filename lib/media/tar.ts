@@ -38,8 +38,9 @@ export const SNAPSHOT_END = 'compose-backup-snapshot: end';
  * Incremental mode (GNU tar's --listed-incremental): the snapshot file to start from arrives on
  * stdin (empty: a level-0 archive) and the one tar leaves goes out on stderr, as base64 between
  * two marker lines, once tar is done. So in compose mode nothing is kept in the container between
- * runs (a temporary file lives as long as the script), and tar's habit of rewriting the snapshot
- * file even when it fails cannot spoil the next run: only a published archive's copy is used.
+ * runs (a temporary file lives as long as the script; one that a SIGKILLed run left, named by its
+ * dead pid, is removed by the next run), and tar's habit of rewriting the snapshot file even when
+ * it fails cannot spoil the next run: only a published archive's copy is used.
  * `--no-check-device`: a recreated volume or host changes device numbers, which would otherwise
  * make every file look new and turn each incremental into a full.
  */
@@ -48,7 +49,12 @@ dir=$1 mode=$2; shift 2
 cd -- "$dir" || { printf 'compose-backup: cannot open the media folder %s\\n' "$dir" >&2; exit 2; }
 LC_ALL=C; export LC_ALL
 if [ "$mode" = incremental ]; then
-  snar=$(mktemp) || { printf 'compose-backup: cannot make a temporary file for the snapshot\\n' >&2; exit 2; }
+  tmp=\${TMPDIR:-/tmp}
+  for f in "$tmp"/compose-backup-snar.*; do
+    p=\${f#"$tmp"/compose-backup-snar.}; p=\${p%%.*}
+    [ -f "$f" ] && ! kill -0 "$p" 2>/dev/null && rm -f -- "$f"
+  done
+  snar=$(mktemp "$tmp/compose-backup-snar.$$.XXXXXXXXXX") || { printf 'compose-backup: cannot make a temporary file for the snapshot\\n' >&2; exit 2; }
   trap 'rm -f -- "$snar"' EXIT
   trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
   cat > "$snar" || { printf 'compose-backup: cannot read the snapshot to start from\\n' >&2; exit 2; }
