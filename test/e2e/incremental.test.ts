@@ -210,55 +210,48 @@ interface Week {
   trees: Tree[];
 }
 
-let weekDone: (w: Week) => void;
-let weekFailed: (err: unknown) => void;
-const week = new Promise<Week>((resolve, reject) => {
-  weekDone = resolve;
-  weekFailed = reject;
-});
-// Tests that build on the week fail on their own if it failed, not with an unhandled rejection.
-week.catch(() => undefined);
+/** The week itself: a backup after each day's changes, each checked as it is made. */
+async function makeWeek(): Promise<Week> {
+  const c = newCase();
+  fs.mkdirSync(c.media);
+  dayZero(c.media);
+  const names: string[] = [];
+  const trees: Tree[] = [];
+  for (let day = 0; day <= 6; day++) {
+    if (day > 0) CHANGES[day - 1]!(c.media);
+    const { r, file, name } = await backup(c, day);
+    trees.push(describeTree(c.media));
+    names.push(name);
+    const m = manifestOf(file);
+    const snar = fs.readFileSync(`${file}.snar`);
+    assert.deepEqual(m.media.snapshot, { size: snar.length, sha256: sha256(snar) }, 'the sidecar is the snapshot the manifest records');
+    assert.equal(m.media.level, day);
+    if (day === 0) {
+      assert.match(name, FULL);
+      assert.equal(m.media.parent, null);
+      assert.match(r.stderr, /full backup \(starts a new chain\): no earlier media backup to build on/);
+    } else {
+      assert.equal(name, `media_backup_${formatStamp(new Date(dayAt(day)))}.inc${day}.tar.zst`);
+      assert.deepEqual(m.media.parent, { name: names[day - 1], sha256: manifestOf(path.join(c.bk, 'media', names[day - 1]!)).sha256 });
+      assert.match(r.stderr, new RegExp(`incremental backup, level ${day} on top of ${names[day - 1]!.replace(/\./g, '\\.')}`));
+    }
+  }
+  assert.deepEqual(names.map(levelOf), [0, 1, 2, 3, 4, 5, 6]);
+  // Incrementals hold what changed: the untouched 3 MiB video is in the full only. (A renamed
+  // file is archived again under its new name: GNU tar records renames of folders only.)
+  const sizes = names.map((n) => fs.statSync(path.join(c.bk, 'media', n)).size);
+  assert.ok(sizes[0]! > 3 * 1024 * 1024, `full: ${sizes[0]}`);
+  for (const s of sizes.slice(1)) assert.ok(s < 1024 * 1024, `incrementals: ${sizes.join(', ')}`);
+  return { c, frozen: copyCase(c, { media: true }), names, trees };
+}
+
+let weekRun: Promise<Week> | null = null;
+/** The week's backups, made once, by whichever test asks first (the tests run side by side). */
+const week = () => (weekRun ??= makeWeek());
 
 describe('incremental media backups', { concurrency: 4 }, () => {
   test('a simulated week: a full then six incrementals, each naming its parent; every point restores to exactly that day\'s tree', async () => {
-    try {
-      const c = newCase();
-      fs.mkdirSync(c.media);
-      dayZero(c.media);
-      const names: string[] = [];
-      const trees: Tree[] = [];
-      for (let day = 0; day <= 6; day++) {
-        if (day > 0) CHANGES[day - 1]!(c.media);
-        const { r, file, name } = await backup(c, day);
-        trees.push(describeTree(c.media));
-        names.push(name);
-        const m = manifestOf(file);
-        const snar = fs.readFileSync(`${file}.snar`);
-        assert.deepEqual(m.media.snapshot, { size: snar.length, sha256: sha256(snar) }, 'the sidecar is the snapshot the manifest records');
-        assert.equal(m.media.level, day);
-        if (day === 0) {
-          assert.match(name, FULL);
-          assert.equal(m.media.parent, null);
-          assert.match(r.stderr, /full backup \(starts a new chain\): no earlier media backup to build on/);
-        } else {
-          assert.equal(name, `media_backup_${formatStamp(new Date(dayAt(day)))}.inc${day}.tar.zst`);
-          assert.deepEqual(m.media.parent, { name: names[day - 1], sha256: manifestOf(path.join(c.bk, 'media', names[day - 1]!)).sha256 });
-          assert.match(r.stderr, new RegExp(`incremental backup, level ${day} on top of ${names[day - 1]!.replace(/\./g, '\\.')}`));
-        }
-      }
-      assert.deepEqual(names.map(levelOf), [0, 1, 2, 3, 4, 5, 6]);
-      // Incrementals hold what changed: the untouched 3 MiB video is in the full only. (A renamed
-      // file is archived again under its new name: GNU tar records renames of folders only.)
-      const sizes = names.map((n) => fs.statSync(path.join(c.bk, 'media', n)).size);
-      assert.ok(sizes[0]! > 3 * 1024 * 1024, `full: ${sizes[0]}`);
-      for (const s of sizes.slice(1)) assert.ok(s < 1024 * 1024, `incrementals: ${sizes.join(', ')}`);
-      const frozen = copyCase(c, { media: true });
-      weekDone({ c, frozen, names, trees });
-    } catch (err) {
-      weekFailed(err);
-      throw err;
-    }
-    const { frozen, names, trees } = await week;
+    const { frozen, names, trees } = await week();
     // Each point restored over the day-6 folder (so every later change must be undone), side by side.
     const runs = names.map(async (name, day) => {
       const r = copyCase(frozen, { media: true });
@@ -274,7 +267,7 @@ describe('incremental media backups', { concurrency: 4 }, () => {
   });
 
   test('a damaged or missing middle incremental: later points are refused in one line with the media unchanged; earlier points restore', async () => {
-    const { frozen, names, trees } = await week;
+    const { frozen, names, trees } = await week();
     const corrupt = copyCase(frozen, { media: true });
     const inc3 = path.join(corrupt.bk, 'media', names[3]!);
     const bytes = fs.readFileSync(inc3);
@@ -305,7 +298,7 @@ describe('incremental media backups', { concurrency: 4 }, () => {
   });
 
   test('a snapshot sidecar missing or altered: the next backup is a full, and says why', async () => {
-    const { frozen, names } = await week;
+    const { frozen, names } = await week();
     const gone = copyCase(frozen, { media: true });
     fs.unlinkSync(path.join(gone.bk, 'media', `${names[6]}.snar`));
     const altered = copyCase(frozen, { media: true });
@@ -324,7 +317,7 @@ describe('incremental media backups', { concurrency: 4 }, () => {
   });
 
   test('--full and maxChain start a new chain; retention keeps what kept points need, says so in --dry-run, and leaves them restorable', async () => {
-    const { frozen, names, trees } = await week;
+    const { frozen, names, trees } = await week();
     // maxChain 6: the week's chain is full.
     const capped = copyCase(frozen, { media: true, incremental: 'incremental: { fullEvery: 7d, maxChain: 6 }' });
     // --full half a day after day 6, an incremental after it; retention keeps the newest point of each month.
@@ -468,7 +461,7 @@ describe('incremental media backups', { concurrency: 4 }, () => {
   });
 
   test('a backup SIGKILLed mid-tar leaves no final name; the next incremental builds on the last published archive and restores', async () => {
-    const { c, names } = await week;
+    const { c, names } = await week();
     // Changes since day 6's inc6, then a backup killed while tar is halfway through a big file.
     fs.writeFileSync(path.join(c.media, 'uploads/2027/01/killed-run.bin'), crypto.randomBytes(8 * 1024 * 1024));
     fs.writeFileSync(path.join(c.media, 'before-kill.txt'), 'changed before the killed run\n');
