@@ -5,9 +5,11 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../cli/errors.ts';
+import { log } from '../cli/output.ts';
 import type { Config } from '../config/load.ts';
 import type { OffsiteTarget, Settings } from '../config/resolve.ts';
 import { humanBytes, plural } from '../core/format.ts';
+import { chainOf } from '../core/chains.ts';
 import { withEnvPrefix, type BackupName } from '../core/naming.ts';
 import { collectCopies, type RemoteCopy } from '../core/offsite-names.ts';
 import { checkIdentityFile } from '../offsite/age.ts';
@@ -15,7 +17,7 @@ import { fetchCopy, type Fetched } from '../offsite/fetch.ts';
 import type { PushOutcome } from '../offsite/push.ts';
 import { readReceipts } from '../offsite/receipts.ts';
 import { openStore, type OffsiteStore } from '../offsite/store.ts';
-import type { DrillResult } from '../core/verdicts.ts';
+import type { DrillPart, DrillResult } from '../core/verdicts.ts';
 import { openConnection } from '../db/pg.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import { acquireLock } from '../store/lock.ts';
@@ -108,17 +110,32 @@ export function selectDeep(copies: readonly RemoteCopy[], opts: { name: string |
 
 /**
  * The restore drill from a target: the copies fetched (decrypted, checked) into a scratch backup
- * tree under TMPDIR, drilled there like local backups (lib/ops/drill), and the tree removed.
+ * tree under TMPDIR, drilled there like local backups (lib/ops/drill), and the tree removed. An
+ * incremental is fetched with every archive of its chain (found among `all`, the target's
+ * copies), so the drill restores it as restore-media would; a chain with a gap there fails.
  */
-export async function drillFromTarget(settings: Settings, store: OffsiteStore, copies: RemoteCopy[], identity: string | null): Promise<DrillResult> {
+export async function drillFromTarget(settings: Settings, store: OffsiteStore, copies: RemoteCopy[], identity: string | null, all: readonly RemoteCopy[] = copies): Promise<DrillResult> {
   const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'compose-backup-offsite-drill-'));
   try {
     const files: BackupFile[] = [];
+    const broken: DrillPart[] = [];
+    const fetched = new Map<string, string>();
     for (const copy of copies) {
-      const got = await fetchCopy({ store, copy, identity, backupDir: scratch, name: copy.name });
-      files.push(await backupFileAt(got.path));
+      const chain = chainOf(copy, all.includes(copy) ? all : [...all, copy]);
+      if (chain.broken) {
+        broken.push({ kind: copy.kind, name: copy.name, path: copy.key, ok: false, checks: [], problems: [`its chain is broken at ${store.target.name}: ${chain.broken}`] });
+        continue;
+      }
+      for (const link of chain.links) {
+        if (fetched.has(link.name)) continue;
+        if (link !== copy) log.info(`fetching ${link.name}, which ${copy.name} builds on`);
+        fetched.set(link.name, (await fetchCopy({ store, copy: link, identity, backupDir: scratch, name: link.name })).path);
+      }
+      files.push(await backupFileAt(fetched.get(copy.name)!));
     }
-    return await runDrill(openConnection(settings.database), files);
+    const drilled = await runDrill(openConnection(settings.database), files);
+    const parts = [...broken, ...drilled.parts];
+    return { ok: parts.every((p) => p.ok), parts };
   } finally {
     await fsp.rm(scratch, { recursive: true, force: true });
   }
