@@ -167,7 +167,7 @@ export async function downloadBackup(spec: DownloadSpec): Promise<DownloadedPoin
   const got: Downloaded[] = [];
   for (const remote of links) {
     const name = parseBackupName(remote.name)!;
-    if (links.length > 1 && remote.name !== spec.name.name) log.info(`${remote.name} (its chain)`);
+    if (links.length > 1 && remote.name !== spec.name.name) log.info(`${remote.name}, which ${spec.name.name} builds on`);
     got.push(await downloadOne(spec, name, remote, where));
   }
   // Each copy must be the very archive the next one was made on, as restore-media will insist.
