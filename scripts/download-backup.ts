@@ -47,6 +47,8 @@ await runCli(
           (fetched.length < d.chain.length ? `, ${d.chain.length - fetched.length} already here` : ''),
       );
     }
-    result(flags.json ? JSON.stringify(d) : d.path);
+    // As with --from: an incremental's JSON lists its whole chain, full first, itself last.
+    const { chain, ...point } = d;
+    result(flags.json ? JSON.stringify(chain.length ? { ...point, chain: [...chain, point] } : point) : d.path);
   },
 );

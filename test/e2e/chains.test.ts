@@ -106,7 +106,8 @@ test('verify: a corrupted middle incremental fails, and so does every later poin
   const middle = path.join(mediaDir(), made[2]!);
   const original = fs.readFileSync(middle);
   const damaged = Buffer.from(original);
-  damaged[damaged.length >> 1] ^= 0xff;
+  const at = damaged.length >> 1;
+  damaged[at] = damaged[at]! ^ 0xff;
   fs.writeFileSync(middle, damaged);
   try {
     const r = await run('verify', ['--all']);

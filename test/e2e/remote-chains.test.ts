@@ -96,7 +96,7 @@ test('download of an incremental brings the archives it builds on; it restores h
   assert.equal(next.code, 0, explain(next));
   const d = JSON.parse(next.stdout) as { name: string; transferred: boolean; chain: { name: string; transferred: boolean }[] };
   assert.equal(d.transferred, true);
-  assert.deepEqual(d.chain.map((c) => [c.name, c.transferred]), [full, inc1, inc2].map((n) => [`production_${n}`, false]));
+  assert.deepEqual(d.chain.map((c) => [c.name, c.transferred]), [...[full, inc1, inc2].map((n) => [`production_${n}`, false]), [`production_${inc3}`, true]]);
   assert.match(next.stderr, /its chain is here too, so it restores here: 3 archives it builds on .*none downloaded, 3 already here/);
 });
 
