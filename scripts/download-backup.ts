@@ -25,10 +25,14 @@ await runCli(
     // Names are checked before anything connects.
     const name = parseRemoteName(args[1], parseKindArg(args[0]));
     if (flags.from !== undefined) {
-      const d = await fetchFromTarget(settings, config, name, { from: flags.from, identity: flags.identity as string | undefined });
-      if (d.transferred) log.success(`${d.name}: ${humanBytes(d.size)} fetched from ${flags.from}, decrypted, size and sha256 match its manifest`);
-      else log.success(`${d.name} is already here, identical to the copy at ${flags.from}; nothing fetched`);
-      result(flags.json ? JSON.stringify(d) : d.path);
+      const all = await fetchFromTarget(settings, config, name, { from: flags.from, identity: flags.identity as string | undefined });
+      for (const d of all) {
+        if (d.transferred) log.success(`${d.name}: ${humanBytes(d.size)} fetched from ${flags.from}, decrypted, size and sha256 match its manifest`);
+        else log.success(`${d.name} is already here, identical to the copy at ${flags.from}; nothing fetched`);
+      }
+      if (all.length > 1) log.info(`${name.name} is an incremental: the ${all.length - 1} archives it builds on came with it, so it restores here`);
+      const d = all[all.length - 1]!;
+      result(flags.json ? JSON.stringify(all.length > 1 ? { ...d, chain: all } : d) : d.path);
       return;
     }
     if (flags.identity !== undefined) throw new UsageError('--identity goes with --from <target>');

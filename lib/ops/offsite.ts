@@ -4,7 +4,7 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import { errorMessage, FailedError, UsageError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { Config } from '../config/load.ts';
 import type { OffsiteTarget, Settings } from '../config/resolve.ts';
@@ -79,25 +79,44 @@ export function identityFor(target: OffsiteTarget, identity: string | undefined,
 }
 
 /**
+ * The copies a restore of `point` needs, full first: the point alone, or its incremental chain as
+ * it is at the target; a chain with a link missing there is refused, naming it.
+ */
+export function chainToFetch(point: RemoteCopy, copies: readonly RemoteCopy[], where: string): RemoteCopy[] {
+  const chain = chainOf(point, copies);
+  if (chain.broken) throw new FailedError(`${point.name} cannot be restored from ${where}: its chain is broken there (${chain.broken}); choose an earlier point (list-backups --offsite shows what is there)`);
+  return chain.links;
+}
+
+/**
  * download-backup --from: a copy into this machine's tree. The environment's own tree when it
  * lives here (the same name, as if never gone); the local tree with the environment's prefix
  * when the environment is another host's (`production_backup_…`), like a download from it.
+ * Returns every file fetched, the one asked for last.
  */
-export async function fetchFromTarget(settings: Settings, config: Config, name: BackupName, opts: { from: unknown; identity: string | undefined }): Promise<Fetched> {
+export async function fetchFromTarget(settings: Settings, config: Config, name: BackupName, opts: { from: unknown; identity: string | undefined }): Promise<Fetched[]> {
   const target = oneTarget(settings, opts.from, '--from');
   const identity = identityFor(target, opts.identity, `fetching from ${target.name}`);
   const here = settings.ssh === null;
   const store = await openStore(target, settings.envName);
-  const copy = findCopy(collectCopies(await store.list()).copies, name, store);
+  const { copies } = collectCopies(await store.list());
+  const copy = findCopy(copies, name, store);
   const receipts = here ? await readReceipts(settings.backupDir, target.name) : null;
-  return fetchCopy({
-    store,
-    copy,
-    identity,
-    backupDir: here ? settings.backupDir : config.localBackupDir(),
-    name: here ? name.name : withEnvPrefix(name, settings.envName),
-    receipt: receipts?.byName.get(name.name),
-  });
+  // An incremental comes with the archives it builds on (those already here are kept as they are).
+  const fetched: Fetched[] = [];
+  for (const link of chainToFetch(copy, copies, `${target.name} (${store.where})`)) {
+    fetched.push(
+      await fetchCopy({
+        store,
+        copy: link,
+        identity,
+        backupDir: here ? settings.backupDir : config.localBackupDir(),
+        name: here ? link.name : withEnvPrefix(link, settings.envName),
+        receipt: receipts?.byName.get(link.name),
+      }),
+    );
+  }
+  return fetched;
 }
 
 /** Pure: which copies a deep check covers: the one named, every one (--all), or the newest complete copy of each kind. */
@@ -121,12 +140,14 @@ export async function drillFromTarget(settings: Settings, store: OffsiteStore, c
     const broken: DrillPart[] = [];
     const fetched = new Map<string, string>();
     for (const copy of copies) {
-      const chain = chainOf(copy, all.includes(copy) ? all : [...all, copy]);
-      if (chain.broken) {
-        broken.push({ kind: copy.kind, name: copy.name, path: copy.key, ok: false, checks: [], problems: [`its chain is broken at ${store.target.name}: ${chain.broken}`] });
+      let links: RemoteCopy[];
+      try {
+        links = chainToFetch(copy, all.includes(copy) ? all : [...all, copy], `${store.target.name} (${store.where})`);
+      } catch (err) {
+        broken.push({ kind: copy.kind, name: copy.name, path: copy.key, ok: false, checks: [], problems: [errorMessage(err)] });
         continue;
       }
-      for (const link of chain.links) {
+      for (const link of links) {
         if (fetched.has(link.name)) continue;
         if (link !== copy) log.info(`fetching ${link.name}, which ${copy.name} builds on`);
         fetched.set(link.name, (await fetchCopy({ store, copy: link, identity, backupDir: scratch, name: link.name })).path);
