@@ -9,7 +9,7 @@ import path from 'node:path';
 import { errorMessage, FailedError } from '../cli/errors.ts';
 import { startProgress } from '../cli/progress.ts';
 import { parseBackupName } from '../core/naming.ts';
-import type { ChainItem } from '../core/chains.ts';
+import { linkProblem, type ChainItem } from '../core/chains.ts';
 import {
   chainCheck,
   judgeArchive,
@@ -197,4 +197,19 @@ export async function manifestForRestore(file: string, name: string): Promise<Ma
   } catch (err) {
     throw new FailedError(`refusing to restore ${name}, nothing was changed: its manifest is damaged`, { cause: err });
   }
+}
+
+/**
+ * Cheap check of a new incremental's place in its chain: its parent (by name) is there, and is
+ * the archive its manifest names (the parent's own manifest sha256, and its size on disk).
+ */
+export async function parentLinkProblem(file: string, manifest: Manifest): Promise<string | null> {
+  const parentName = manifest.media?.parent?.name;
+  if (!parentName) return `${manifest.name}'s manifest names no archive it builds on`;
+  const parentPath = path.join(path.dirname(file), parentName);
+  const parentManifest = await readManifest(parentPath).catch(() => null);
+  const st = await fsp.stat(parentPath).catch(() => null);
+  if (!st || !parentManifest) return `the archive it builds on, ${parentName}, is not there (or has no readable manifest)`;
+  if (st.size !== parentManifest.size) return `the archive it builds on, ${parentName}, is not the size its manifest says`;
+  return linkProblem({ name: manifest.name, manifest }, { name: parentName, sha256: parentManifest.sha256 });
 }
