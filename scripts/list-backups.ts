@@ -45,7 +45,7 @@ await runCli(
       safety = { live: found.live, databases: found.databases };
     } else log.info(`note: safety databases not listed (${found.reason})`);
     if (flags.json) {
-      const listed = [...backups.map((b) => toListed(b, at, settings.envName)), ...(safety?.databases ?? []).map((d) => toListedDatabase(d, at, settings.envName))];
+      const listed = [...backups.map((b) => toListed(b, at, settings.envName, backups)), ...(safety?.databases ?? []).map((d) => toListedDatabase(d, at, settings.envName))];
       result(JSON.stringify(listed, null, 2));
     } else result(formatListing(backups, at, settings.envName, safety));
   },

@@ -8,12 +8,12 @@ import { EXIT, UsageError } from '../lib/cli/errors.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { humanBytes, plural } from '../lib/core/format.ts';
 import { parseBackupName } from '../lib/core/naming.ts';
-import { formatDrillLine, formatVerifyLine, selectForVerify, type DrillResult, type VerifyResult } from '../lib/core/verdicts.ts';
+import { formatDrillLine, formatVerifyLine, newestPoints, selectForVerify, withChain, type DrillResult, type VerifyResult } from '../lib/core/verdicts.ts';
 import { openConnection } from '../lib/db/pg.ts';
 import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
 import { repairMediaOnTheSide } from '../lib/media/repair.ts';
 import { runDrill } from '../lib/ops/drill.ts';
-import { backupFileAt, verifyBackup } from '../lib/ops/verify.ts';
+import { backupFileAt, mediaBeside, verifyBackup, verifyChains } from '../lib/ops/verify.ts';
 import { listAll, type BackupFile } from '../lib/store/catalog.ts';
 import type { Settings } from '../lib/config/resolve.ts';
 import { collectCopies } from '../lib/core/offsite-names.ts';
@@ -37,7 +37,7 @@ async function verifyOffsite(settings: Settings, flags: Record<string, unknown>,
   let drill: DrillResult | null = null;
   if (flags.drill) {
     const { copies } = collectCopies(await store.list());
-    drill = await drillFromTarget(settings, store, selectDeep(copies, { name, all: false }), identity);
+    drill = await drillFromTarget(settings, store, selectDeep(copies, { name, all: false }), identity, copies);
   }
   if (!flags.json) {
     for (const c of shown) result(formatVerifyLine(c));
@@ -60,6 +60,7 @@ await runCli(
     summary:
       'Check backups: checksum against the manifest, full decompression, a dump\'s completion footer and contents,\n' +
       'an archive\'s full listing and safety rules. Default: the newest database and media backup of this environment.\n' +
+      'An incremental media backup is checked with every archive of its chain, each link against its parent\'s sha256.\n' +
       '--all checks every backup (safety snapshots and downloaded copies too); --drill also restores the newest\n' +
       'backups into a throwaway database and a temporary folder and compares row and file counts.\n' +
       '--offsite <target> checks the copies there against what was pushed (no download); --deep also downloads,\n' +
@@ -81,12 +82,22 @@ await runCli(
     const arg = args[0];
     if (arg !== undefined && flags.all) throw new UsageError('give either a backup or --all, not both');
     let targets: BackupFile[];
+    /** Where the chains of incrementals checked are looked for. */
+    let everything: BackupFile[];
+    /** The restore points a drill restores. */
+    let points: BackupFile[];
     if (arg !== undefined) {
       // The name says which kind it is (and so which folder a bare name is in).
       const kind = parseBackupName(path.basename(arg))?.kind ?? 'database';
-      targets = [await backupFileAt(resolveBackupArg(arg, settings.backupDir, kind).path)];
+      const named = await backupFileAt(resolveBackupArg(arg, settings.backupDir, kind).path);
+      // An incremental is only as good as its chain: every archive it builds on is checked too.
+      everything = await mediaBeside(named);
+      targets = withChain(named, everything);
+      points = [named];
     } else {
-      targets = selectForVerify(await listAll(settings.backupDir), Boolean(flags.all), now());
+      everything = await listAll(settings.backupDir);
+      targets = selectForVerify(everything, Boolean(flags.all), now());
+      points = newestPoints(everything, now());
     }
     if (!targets.length) {
       log.warn(`nothing to verify: no backups of environment "${settings.envName}" in ${settings.backupDir}`);
@@ -97,16 +108,16 @@ await runCli(
     const checked: VerifyResult[] = [];
     for (const b of targets) {
       log.info(`verifying ${b.name} (${humanBytes(b.size)})`);
-      const r = await verifyBackup(b);
-      checked.push(r);
-      if (!flags.json) result(formatVerifyLine(r));
+      checked.push(await verifyBackup(b));
     }
+    // Each incremental against its chain, once every archive was read: a bad link fails the later points too.
+    verifyChains(targets.map((item, i) => ({ item, result: checked[i]! })), everything);
+    if (!flags.json) for (const r of checked) result(formatVerifyLine(r));
 
     let drill: DrillResult | null = null;
     if (flags.drill) {
       // A named backup is drilled itself; otherwise the newest of each kind, whatever --all says.
-      const drilled = arg !== undefined ? targets : selectForVerify(targets, false, now());
-      drill = await runDrill(openConnection(settings.database), drilled);
+      drill = await runDrill(openConnection(settings.database), points);
       if (!flags.json) for (const p of drill.parts) result(formatDrillLine(p));
     }
 

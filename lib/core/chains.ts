@@ -6,7 +6,7 @@
 // older archive of its environment one level below (its manifest confirms it by name and sha256).
 import { plural } from './format.ts';
 import type { BackupName } from './naming.ts';
-import { newestFirst } from './naming.ts';
+import { makeBackupName, newestFirst, parseBackupName } from './naming.ts';
 import { withinCutoff } from './retention.ts';
 
 export type ChainItem = Pick<BackupName, 'name' | 'kind' | 'role' | 'env' | 'level' | 'time' | 'seq'>;
@@ -119,7 +119,16 @@ export function linkProblem(link: LinkRecord, parent: { name: string; sha256: st
   if (!media) return `${link.name} has no manifest, so nothing says which archive it builds on`;
   const p = media.parent;
   if (!p) return `${link.name}'s manifest names no archive it builds on`;
-  if (p.name !== parent.name) return `${link.name} builds on ${p.name}, not on ${parent.name}`;
+  if (originalName(p.name) !== originalName(parent.name)) return `${link.name} builds on ${p.name}, not on ${parent.name}`;
   if (p.sha256 !== parent.sha256) return `${link.name} builds on a different ${parent.name} (sha256 ${p.sha256.slice(0, 12)}…, the file there is ${parent.sha256.slice(0, 12)}…)`;
   return null;
+}
+
+/**
+ * Pure: a backup's name as the environment that made it wrote it: a downloaded copy
+ * (`production_media_backup_…`) keeps its original's manifest, which names its parent unprefixed.
+ */
+export function originalName(name: string): string {
+  const p = parseBackupName(name);
+  return p?.env ? makeBackupName({ ...p, env: null }) : name;
 }

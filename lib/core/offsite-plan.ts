@@ -7,6 +7,7 @@ import { UsageError } from '../cli/errors.ts';
 import type { OffsiteRetention } from '../config/resolve.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import type { RemoteCopy } from './offsite-names.ts';
+import { chainOf } from './chains.ts';
 import { formatStamp, parseStamp, setKey, type BackupKind } from './naming.ts';
 import { planPrune, type PrunableBackup, type PrunePlan } from './prune-plan.ts';
 import type { Receipt, ReceiptBook } from './receipts.ts';
@@ -150,7 +151,9 @@ export interface RecoverySet {
  * the newest media copy before it, said in a note. Refuses when nothing fits.
  */
 export function chooseRecoverySet(copies: readonly RemoteCopy[], at: Date | null, where: string): RecoverySet {
-  const usable = copies.filter((c) => !copyIncomplete(c) && (at === null || c.time.getTime() <= at.getTime()));
+  const complete = copies.filter((c) => !copyIncomplete(c));
+  // An incremental is a point to recover only when every archive below it is there, complete.
+  const usable = complete.filter((c) => (at === null || c.time.getTime() <= at.getTime()) && chainOf(c, complete).broken === null);
   const newest = (kind: BackupKind, not?: (c: RemoteCopy) => boolean) => usable.filter((c) => c.kind === kind && (!not || not(c)))[0] ?? null;
   const notes: string[] = [];
   const database = newest('database');

@@ -7,8 +7,9 @@ import { totalRows } from '../db/dump-scanner.ts';
 import type { ArchiveCheck } from '../media/listing.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import type { Manifest } from '../store/manifest.ts';
-import { humanBytes } from './format.ts';
-import type { BackupKind } from './naming.ts';
+import { chainOf, linkProblem, type ChainItem } from './chains.ts';
+import { humanBytes, plural } from './format.ts';
+import { newestFirst, type BackupKind } from './naming.ts';
 
 export interface VerifyResult {
   name: string;
@@ -21,6 +22,11 @@ export interface VerifyResult {
   checks: string[];
   /** Whether the backup has a (readable) manifest. */
   manifest: boolean;
+  /** The sha256 of the bytes read, when the file was read to its end (what the next link of a chain must name). */
+  sha256?: string | null;
+  /** Incremental-mode media archives: the level and the parent the manifest names. */
+  level?: number;
+  parent?: { name: string; sha256: string } | null;
 }
 
 export interface VerifyOptions {
@@ -128,9 +134,12 @@ export function judgeArchive(listing: ArchiveListing, codec: string, manifest: M
   if (check.unsafe) problems.push(`unsafe to restore: ${check.unsafe}`);
   const expected = manifest?.media;
   if (expected) {
+    // An archive made in incremental mode: tar -cvv names no folder while making it, the listing
+    // (-G) names every one, so only files and bytes can be compared.
+    const folders = expected.level === undefined;
     const diff = describeDifferences(
-      { files: counts.files, directories: counts.directories, bytes: counts.bytes },
-      { files: expected.files, directories: expected.directories, bytes: expected.bytes },
+      { files: counts.files, bytes: counts.bytes, ...(folders ? { directories: counts.directories } : {}) },
+      { files: expected.files, bytes: expected.bytes, ...(folders ? { directories: expected.directories } : {}) },
     );
     if (diff) problems.push(`counts differ from the manifest: ${diff}`);
     checks.push(`${counts.files} files, ${counts.bytes} bytes match the manifest`);
@@ -147,17 +156,87 @@ export function formatVerifyLine(r: Pick<VerifyResult, 'name' | 'ok' | 'problems
 }
 
 /**
- * Pure: which backups a verify run covers. Default: the newest regular backup of each kind made
- * by this environment; `all`: every backup in the tree, safety snapshots and downloaded copies too.
+ * Pure: the restore points verify and the drill start from by default: the newest regular
+ * backup of each kind made by this environment.
  */
-export function selectForVerify(backups: BackupFile[], all: boolean, now: Date): BackupFile[] {
-  if (all) return backups;
+export function newestPoints(backups: BackupFile[], now: Date): BackupFile[] {
   // A file named as if it were made in the future (planted, or a clock gone wrong) is not "the newest".
   const own = backups.filter((b) => b.role === 'backup' && b.env === null && b.time.getTime() <= now.getTime() + FUTURE_SLACK_MS);
   const newest = (kind: BackupKind) => own.filter((b) => b.kind === kind).sort((a, b) => b.time.getTime() - a.time.getTime() || b.seq - a.seq)[0];
   return [newest('database'), newest('media')].filter((b): b is BackupFile => b !== undefined);
 }
 
+/**
+ * Pure: which backups a verify run covers. Default: the newest regular backup of each kind made
+ * by this environment, and when the newest media backup is an incremental, every archive of its
+ * chain (full first) found in `backups`; `all`: every backup in the tree, safety snapshots and
+ * downloaded copies too.
+ */
+export function selectForVerify(backups: BackupFile[], all: boolean, now: Date): BackupFile[] {
+  if (all) return backups;
+  return newestPoints(backups, now).flatMap((b) => withChain(b, backups));
+}
+
+/** Pure: a backup and the archives its restore needs, oldest first (what is there of them). */
+export function withChain<T extends ChainItem>(point: T, all: readonly T[]): T[] {
+  return point.level > 0 ? chainOf(point, all).links : [point];
+}
+
+/** What verify learnt of one archive, as judgeChains needs it. */
+export interface CheckedLink {
+  item: ChainItem;
+  ok: boolean;
+  /** The sha256 verify read (null: not read to its end). */
+  sha256: string | null;
+  /** What its manifest says of its place in a chain (null: no manifest). */
+  link: { level?: number; parent?: { name: string; sha256: string } | null } | null;
+}
+
+/**
+ * Pure: the chain problems of each checked incremental, by name. A link fails when the archive
+ * it builds on is not there, is not the one its manifest names (name and sha256 as verify read
+ * it), or cannot be restored itself: a point is only as good as every link below it, so a
+ * damaged or missing middle incremental fails every later point of its chain, each named, and
+ * the points before it are untouched. `all`: every backup there, to find parents and gaps.
+ */
+export function judgeChains(checked: readonly CheckedLink[], all: readonly ChainItem[]): Map<string, string[]> {
+  const byName = new Map(checked.map((c) => [c.item.name, c]));
+  const out = new Map<string, string[]>();
+  for (const c of checked) {
+    if (c.item.kind !== 'media' || c.item.role !== 'backup' || c.item.level === 0) continue;
+    const { links, broken } = chainOf(c.item, all);
+    const problems: string[] = [];
+    if (broken) problems.push(`its chain is broken: ${broken}`);
+    // From the full (or the first link there) up to this one: the first bad link decides.
+    for (const [i, l] of links.entries()) {
+      const own = byName.get(l.name);
+      const parent = i === 0 ? null : byName.get(links[i - 1]!.name);
+      if (l !== c.item && own && !own.ok) {
+        problems.push(`it builds on ${l.name}, which failed verification`);
+        break;
+      }
+      if (i === 0 || !own) continue;
+      if (!parent) {
+        problems.push(`it builds on ${links[i - 1]!.name}, which was not checked`);
+        break;
+      }
+      const problem = linkProblem({ name: l.name, manifest: own.link ? { media: own.link } : null }, parent.sha256 ? { name: parent.item.name, sha256: parent.sha256 } : null);
+      if (problem) {
+        problems.push(l === c.item ? `link to its parent: ${problem}` : `its chain is broken at ${l.name}: ${problem}`);
+        break;
+      }
+    }
+    if (problems.length) out.set(c.item.name, problems);
+  }
+  return out;
+}
+
+/** Pure: the check a sound incremental adds to its verify line. */
+export function chainCheck(item: ChainItem, all: readonly ChainItem[]): string | null {
+  if (item.level === 0) return null;
+  const n = chainOf(item, all).links.length;
+  return `chain of ${plural(n, 'archive')}, each link matches its parent's sha256`;
+}
 
 export interface DrillPart {
   kind: BackupKind;
@@ -212,8 +291,31 @@ function pct(ratio: number): string {
   return `${Math.floor(ratio * 100)}%`;
 }
 
+/**
+ * Pure: the backup a new one is compared with: the newest regular backup of its kind and
+ * environment made before it; for a media full, the newest full (an incremental holds only what
+ * changed, so it says nothing of the size the next full should have). An incremental is compared
+ * with nothing (null).
+ */
+export function previousToCompare<T extends ChainItem>(me: ChainItem, all: readonly T[]): T | null {
+  if (me.kind === 'media' && me.level > 0) return null;
+  const before = all.filter(
+    (o) => o.role === 'backup' && o.kind === me.kind && o.env === me.env && o.name !== me.name && o.level === 0 && newestFirst(o, me) > 0,
+  );
+  return [...before].sort(newestFirst)[0] ?? null;
+}
+
 /** Pure: is the new backup plausible next to the previous one of the same kind? */
 export function sanityCheck(next: SanityInput, previous: SanityInput | null, cfg: VerifyPolicy): SanityVerdict {
+  const chainLevel = next.manifest?.media?.level ?? 0;
+  if (chainLevel > 0) {
+    const m = next.manifest!.media!;
+    // It holds what changed since its parent: small, even empty, is what a quiet day looks like.
+    return {
+      level: 'ok',
+      message: `an incremental: level ${chainLevel} on ${m.parent?.name ?? 'its parent'}, ${plural(m.files, 'new or changed file')} (${humanBytes(m.bytes)}); not compared by size`,
+    };
+  }
   const problems: string[] = [];
   if (previous && previous.size > 0 && next.size < cfg.minSizeRatio * previous.size) {
     problems.push(

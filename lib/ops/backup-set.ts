@@ -26,7 +26,7 @@ export async function backupSet(settings: Settings, conn: PgConnection, now: Dat
   const { stamp, seq } = await chooseSet(settings.backupDir, now, ['database', 'media']);
   const halves: [Half, () => Promise<WrittenBackup>][] = [
     ['database', () => backupDatabase({ settings, conn, stamp, seq })],
-    ['media', () => backupMedia({ settings, stamp, seq })],
+    ['media', () => backupMedia({ settings, stamp, seq, now })],
   ];
   const results: HalfResult[] = [];
   for (const [half, run] of halves) {

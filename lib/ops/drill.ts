@@ -2,14 +2,16 @@
 // database backup is loaded into a throwaway database (one transaction, stop at the first
 // error) whose row counts are compared with the manifest, then dropped; the media backup is
 // unpacked into a temporary folder whose files and bytes are compared with the manifest, then
-// removed. Both are cleaned up whatever happens.
+// removed. Both are cleaned up whatever happens. An incremental media point is restored as
+// restore-media restores it: every archive of its chain checked (safety rules, each link the very
+// archive the next one names), then unpacked in order into the one folder.
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import { decompressArgv } from '../core/codec.ts';
-import { humanBytes } from '../core/format.ts';
+import { humanBytes, plural } from '../core/format.ts';
 import { roomNeeded } from '../core/room.ts';
 import { describeDifferences, judgeCounts, type DrillPart, type DrillResult } from '../core/verdicts.ts';
 import { totalRows } from '../db/dump-scanner.ts';
@@ -25,6 +27,9 @@ import type { BackupFile } from '../store/catalog.ts';
 import { statFree } from '../store/disk.ts';
 import { readManifest, type Manifest } from '../store/manifest.ts';
 import { openSource, type BackupSource } from '../store/source.ts';
+import { openChain } from '../media/chain.ts';
+import { checkChainForRestore, type MediaLink } from '../media/restore.ts';
+import { EXTRACT_FLAGS } from '../media/tar.ts';
 import { listArchive } from './verify.ts';
 
 async function manifestOrNull(file: string): Promise<Manifest | null> {
@@ -132,8 +137,81 @@ async function sweepDeadDrills(tmpBase: string): Promise<void> {
   }
 }
 
+/** Extraction options of the drill: owners and modes of the one running it, so the folder can always be removed. */
+const DRILL_EXTRACT = ['--no-same-owner', '--no-same-permissions'];
+/** What makes tar apply an incremental's deletions and renames (lib/media/tar EXTRACT_FLAGS). */
+const INCREMENTAL_EXTRACT = EXTRACT_FLAGS.filter((f) => f.startsWith('--listed-incremental'));
+
+/**
+ * A point of an incremental chain: the whole chain opened and checked as restore-media checks it,
+ * then unpacked in order. Nothing records what the whole tree held at that point (each manifest
+ * counts only its own archive, and tar's folder records name excluded files too), so the restored
+ * tree is judged by what can be known: every link unpacked, the point's own files all there.
+ */
+async function drillChain(b: BackupFile, tmpBase: string, part: DrillPart): Promise<void> {
+  let dir: string | null = null;
+  let links: MediaLink[] = [];
+  let close = () => {};
+  try {
+    await sweepDeadDrills(tmpBase);
+    ({ links, close } = await openChain({ path: b.path, name: b.name }));
+    const checks = await checkChainForRestore(links);
+    part.checks.push(`chain of ${links.length} archives checked (safety rules, each link matches its parent's sha256)`);
+    const bytes = checks.reduce((n, c) => n + c.bytes, 0);
+    const free = await statFree(tmpBase);
+    const needed = roomNeeded(bytes, { ratio: 0.05, bytes: 16 * 1024 * 1024 });
+    if (free < needed) {
+      part.problems.push(`not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere`);
+      return;
+    }
+    dir = await fsp.mkdtemp(path.join(tmpBase, `${DRILL_PREFIX}${process.pid}-`));
+    for (const link of links) {
+      log.info(`drill: unpacking ${link.name} into ${dir}`);
+      const read = link.src.read();
+      const res = await runPipeline({
+        stdin: read.stream,
+        stages: [
+          { name: link.codec, argv: decompressArgv(link.codec) },
+          { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, ...DRILL_EXTRACT, ...INCREMENTAL_EXTRACT] },
+        ],
+        stdout: 'ignore',
+      });
+      if (!res.ok) {
+        part.problems.push(`unpack of ${link.name} failed: ${res.failure?.message ?? 'stopped'}`);
+        return;
+      }
+      link.src.verifySame(await read.done, 'the drill compared nothing');
+    }
+    part.checks.push('unpacked in order without error');
+    const got = await countTree(dir);
+    // Every file of the newest link is unpacked last, so it is there whatever the links before did.
+    const own = checks[checks.length - 1]!.files;
+    if (got.files < own) part.problems.push(`the restored tree holds ${got.files} files, fewer than the ${own} of ${b.name} itself`);
+    part.checks.push(`restored ${plural(got.files, 'file')}, ${plural(got.directories, 'folder')}, ${humanBytes(got.bytes)}`);
+  } catch (err) {
+    part.problems.push(errorMessage(err));
+  } finally {
+    close();
+    if (dir) {
+      await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
+      await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) =>
+        part.problems.push(`the drill folder ${dir} could not be removed (${err.message})`),
+      );
+    }
+  }
+}
+
 async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
   const part: DrillPart = { kind: 'media', name: b.name, path: b.path, ok: false, problems: [], checks: [] };
+  if (b.level > 0) {
+    await drillChain(b, tmpBase, part);
+    part.ok = part.problems.length === 0;
+    return part;
+  }
+  return drillArchive(b, tmpBase, part);
+}
+
+async function drillArchive(b: BackupFile, tmpBase: string, part: DrillPart): Promise<DrillPart> {
   const manifest = await manifestOrNull(b.path);
   let dir: string | null = null;
   let src: BackupSource | null = null;
@@ -163,7 +241,7 @@ async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
       stdin: read.stream,
       stages: [
         { name: b.codec, argv: decompressArgv(b.codec) },
-        { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'] },
+        { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, ...DRILL_EXTRACT] },
       ],
       stdout: 'ignore',
     });
@@ -173,9 +251,11 @@ async function drillMedia(b: BackupFile, tmpBase: string): Promise<DrillPart> {
     } else {
       src.verifySame(await read.done, 'the drill compared nothing');
       const got = await countTree(dir);
+      // A full made in incremental mode: tar named no folder while making it (lib/core/verdicts judgeArchive).
+      const folders = manifest?.media?.level === undefined;
       const diff = describeDifferences(
-        { files: got.files, directories: got.directories, bytes: got.bytes },
-        { files: expected.files, directories: expected.directories, bytes: expected.bytes },
+        { files: got.files, bytes: got.bytes, ...(folders ? { directories: got.directories } : {}) },
+        { files: expected.files, bytes: expected.bytes, ...(folders ? { directories: expected.directories } : {}) },
       );
       if (diff) part.problems.push(`unpacked files differ from the ${source}: ${diff.replaceAll('(manifest ', `(${source} `)}`);
       part.checks.push(`${got.files} files, ${humanBytes(got.bytes)} match the ${source}`);

@@ -4,10 +4,12 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import { errorMessage, FailedError, UsageError } from '../cli/errors.ts';
+import { log } from '../cli/output.ts';
 import type { Config } from '../config/load.ts';
 import type { OffsiteTarget, Settings } from '../config/resolve.ts';
 import { humanBytes, plural } from '../core/format.ts';
+import { chainOf } from '../core/chains.ts';
 import { withEnvPrefix, type BackupName } from '../core/naming.ts';
 import { collectCopies, type RemoteCopy } from '../core/offsite-names.ts';
 import { checkIdentityFile } from '../offsite/age.ts';
@@ -15,7 +17,7 @@ import { fetchCopy, type Fetched } from '../offsite/fetch.ts';
 import type { PushOutcome } from '../offsite/push.ts';
 import { readReceipts } from '../offsite/receipts.ts';
 import { openStore, type OffsiteStore } from '../offsite/store.ts';
-import type { DrillResult } from '../core/verdicts.ts';
+import type { DrillPart, DrillResult } from '../core/verdicts.ts';
 import { openConnection } from '../db/pg.ts';
 import type { BackupFile } from '../store/catalog.ts';
 import { acquireLock } from '../store/lock.ts';
@@ -77,25 +79,44 @@ export function identityFor(target: OffsiteTarget, identity: string | undefined,
 }
 
 /**
+ * The copies a restore of `point` needs, full first: the point alone, or its incremental chain as
+ * it is at the target; a chain with a link missing there is refused, naming it.
+ */
+export function chainToFetch(point: RemoteCopy, copies: readonly RemoteCopy[], where: string): RemoteCopy[] {
+  const chain = chainOf(point, copies);
+  if (chain.broken) throw new FailedError(`${point.name} cannot be restored from ${where}: its chain is broken there (${chain.broken}); choose an earlier point (list-backups --offsite shows what is there)`);
+  return chain.links;
+}
+
+/**
  * download-backup --from: a copy into this machine's tree. The environment's own tree when it
  * lives here (the same name, as if never gone); the local tree with the environment's prefix
  * when the environment is another host's (`production_backup_…`), like a download from it.
+ * Returns every file fetched, the one asked for last.
  */
-export async function fetchFromTarget(settings: Settings, config: Config, name: BackupName, opts: { from: unknown; identity: string | undefined }): Promise<Fetched> {
+export async function fetchFromTarget(settings: Settings, config: Config, name: BackupName, opts: { from: unknown; identity: string | undefined }): Promise<Fetched[]> {
   const target = oneTarget(settings, opts.from, '--from');
   const identity = identityFor(target, opts.identity, `fetching from ${target.name}`);
   const here = settings.ssh === null;
   const store = await openStore(target, settings.envName);
-  const copy = findCopy(collectCopies(await store.list()).copies, name, store);
+  const { copies } = collectCopies(await store.list());
+  const copy = findCopy(copies, name, store);
   const receipts = here ? await readReceipts(settings.backupDir, target.name) : null;
-  return fetchCopy({
-    store,
-    copy,
-    identity,
-    backupDir: here ? settings.backupDir : config.localBackupDir(),
-    name: here ? name.name : withEnvPrefix(name, settings.envName),
-    receipt: receipts?.byName.get(name.name),
-  });
+  // An incremental comes with the archives it builds on (those already here are kept as they are).
+  const fetched: Fetched[] = [];
+  for (const link of chainToFetch(copy, copies, `${target.name} (${store.where})`)) {
+    fetched.push(
+      await fetchCopy({
+        store,
+        copy: link,
+        identity,
+        backupDir: here ? settings.backupDir : config.localBackupDir(),
+        name: here ? link.name : withEnvPrefix(link, settings.envName),
+        receipt: receipts?.byName.get(link.name),
+      }),
+    );
+  }
+  return fetched;
 }
 
 /** Pure: which copies a deep check covers: the one named, every one (--all), or the newest complete copy of each kind. */
@@ -108,17 +129,34 @@ export function selectDeep(copies: readonly RemoteCopy[], opts: { name: string |
 
 /**
  * The restore drill from a target: the copies fetched (decrypted, checked) into a scratch backup
- * tree under TMPDIR, drilled there like local backups (lib/ops/drill), and the tree removed.
+ * tree under TMPDIR, drilled there like local backups (lib/ops/drill), and the tree removed. An
+ * incremental is fetched with every archive of its chain (found among `all`, the target's
+ * copies), so the drill restores it as restore-media would; a chain with a gap there fails.
  */
-export async function drillFromTarget(settings: Settings, store: OffsiteStore, copies: RemoteCopy[], identity: string | null): Promise<DrillResult> {
+export async function drillFromTarget(settings: Settings, store: OffsiteStore, copies: RemoteCopy[], identity: string | null, all: readonly RemoteCopy[] = copies): Promise<DrillResult> {
   const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'compose-backup-offsite-drill-'));
   try {
     const files: BackupFile[] = [];
+    const broken: DrillPart[] = [];
+    const fetched = new Map<string, string>();
     for (const copy of copies) {
-      const got = await fetchCopy({ store, copy, identity, backupDir: scratch, name: copy.name });
-      files.push(await backupFileAt(got.path));
+      let links: RemoteCopy[];
+      try {
+        links = chainToFetch(copy, all.includes(copy) ? all : [...all, copy], `${store.target.name} (${store.where})`);
+      } catch (err) {
+        broken.push({ kind: copy.kind, name: copy.name, path: copy.key, ok: false, checks: [], problems: [errorMessage(err)] });
+        continue;
+      }
+      for (const link of links) {
+        if (fetched.has(link.name)) continue;
+        if (link !== copy) log.info(`fetching ${link.name}, which ${copy.name} builds on`);
+        fetched.set(link.name, (await fetchCopy({ store, copy: link, identity, backupDir: scratch, name: link.name })).path);
+      }
+      files.push(await backupFileAt(fetched.get(copy.name)!));
     }
-    return await runDrill(openConnection(settings.database), files);
+    const drilled = await runDrill(openConnection(settings.database), files);
+    const parts = [...broken, ...drilled.parts];
+    return { ok: parts.every((p) => p.ok), parts };
   } finally {
     await fsp.rm(scratch, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import { humanBytes } from '../core/format.ts';
 import { collectCopies, type RemoteCopy } from '../core/offsite-names.ts';
 import { chooseRecoverySet } from '../core/offsite-plan.ts';
 import { fetchCopy, type Fetched } from '../offsite/fetch.ts';
+import { chainToFetch } from './offsite.ts';
 import { readReceipts } from '../offsite/receipts.ts';
 import { openStore } from '../offsite/store.ts';
 import { restoreDatabaseFile, restoreMediaFile } from './restore.ts';
@@ -47,12 +48,15 @@ async function fetchChecked(opts: RecoverOptions, store: Awaited<ReturnType<type
 export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
   const { settings, target } = opts;
   const store = await openStore(target, settings.envName);
-  const set = chooseRecoverySet(collectCopies(await store.list()).copies, opts.at, `${target.name} (${store.where})`);
+  const { copies } = collectCopies(await store.list());
+  const set = chooseRecoverySet(copies, opts.at, `${target.name} (${store.where})`);
   for (const note of set.notes) log.warn(note);
   log.info(`recovering ${settings.envName} from ${target.name}: ${[set.database?.name, set.media?.name].filter(Boolean).join(' and ')}`);
   // Both halves are fetched and verified before either is restored: a bad copy stops the recovery with nothing changed.
   const db = set.database ? await fetchChecked(opts, store, set.database) : null;
-  const media = set.media ? await fetchChecked(opts, store, set.media) : null;
+  // An incremental point comes with every archive of its chain, full first.
+  let media: Fetched | null = null;
+  for (const link of set.media ? chainToFetch(set.media, copies, `${target.name} (${store.where})`) : []) media = await fetchChecked(opts, store, link);
   const outcome: RecoverOutcome = { target: target.name, where: store.where, database: null, media: null };
   if (db && set.database) {
     const restored = await restoreDatabaseFile(settings, { path: db.path, name: db.name, codec: set.database.codec }, { yes: opts.yes, now: opts.now() });

@@ -1,4 +1,5 @@
-// Sanity gates: a new backup that is much smaller than the previous one of its kind, or a dump
+// Sanity gates: a new backup that is much smaller than the previous one of its kind (a media
+// full: than the previous full; an incremental is small by nature and compared with nothing), or a dump
 // with no tables or no rows where the previous one had them, is the classic silent failure (the
 // wrong database dumped, an emptied table, a media folder not mounted). The judgement is lib/core/verdicts's;
 // gate() looks up the previous backup, logs the verdict and fails the run when configured to.
@@ -7,19 +8,16 @@ import { FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { Settings } from '../config/resolve.ts';
 import { parseBackupName } from '../core/naming.ts';
-import { sanityCheck, type SanityInput, type SanityVerdict } from '../core/verdicts.ts';
+import { previousToCompare, sanityCheck, type SanityInput, type SanityVerdict } from '../core/verdicts.ts';
 import { listKind } from '../store/catalog.ts';
 import { readManifest } from '../store/manifest.ts';
 import type { WrittenBackup } from '../store/writer.ts';
 
-/** The newest regular backup of this environment older than `b`, with its manifest. */
+/** The backup `b` is compared with (lib/core/verdicts previousToCompare), with its manifest. */
 async function previousOf(settings: Settings, b: WrittenBackup): Promise<SanityInput | null> {
   const me = parseBackupName(b.name);
   if (!me) return null;
-  const before = (await listKind(settings.backupDir, me.kind)).filter(
-    (o) => o.role === 'backup' && o.env === null && o.name !== b.name && (o.time < me.time || (+o.time === +me.time && o.seq < me.seq)),
-  );
-  const prev = before[0];
+  const prev = previousToCompare(me, await listKind(settings.backupDir, me.kind));
   if (!prev) return null;
   const manifest = await readManifest(prev.path).catch(() => null);
   return { size: prev.size, manifest };

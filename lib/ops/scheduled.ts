@@ -18,7 +18,7 @@ import { backupSet } from './backup-set.ts';
 import { runDrill } from './drill.ts';
 import { runPrune } from './prune.ts';
 import { gate } from './sanity.ts';
-import { backupFileAt, verifyBackup } from './verify.ts';
+import { backupFileAt, parentLinkProblem, verifyBackup } from './verify.ts';
 
 export const LOG_NAME = 'backup.log';
 export const LOCK_NAME = '.scheduled-backup.lock';
@@ -119,7 +119,11 @@ export async function runScheduled(settings: Settings, now: () => Date): Promise
       const r = await step(results, `verify-${b.manifest.kind === 'database' ? 'db' : 'media'}`, async () => {
         const v = await verifyBackup(b.path, { requireManifest: true });
         if (!v.ok) throw new Error(`${b.name}: ${v.problems.join('; ')}`);
-        return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')})` };
+        // An incremental is only as good as its chain: its parent must still be the archive it
+        // was made on (the parent itself was verified by the run that made it).
+        const link = b.manifest.media?.level ? await parentLinkProblem(b.path, b.manifest) : null;
+        if (link) throw new Error(`${b.name}: ${link}`);
+        return { status: 'ok', detail: `${b.name} (${v.checks.join(', ')}${b.manifest.media?.level ? `, builds on ${b.manifest.media.parent?.name}` : ''})` };
       });
       if (r.status === 'failed') unfit.set(b.name, 'it failed its checks in this run');
     }

@@ -9,7 +9,19 @@ import path from 'node:path';
 import { errorMessage, FailedError } from '../cli/errors.ts';
 import { startProgress } from '../cli/progress.ts';
 import { parseBackupName } from '../core/naming.ts';
-import { judgeArchive, judgeDump, judgeManifest, NO_MANIFEST, type ArchiveListing, type Finding, type VerifyOptions, type VerifyResult } from '../core/verdicts.ts';
+import { linkProblem, type ChainItem } from '../core/chains.ts';
+import {
+  chainCheck,
+  judgeArchive,
+  judgeChains,
+  judgeDump,
+  judgeManifest,
+  NO_MANIFEST,
+  type ArchiveListing,
+  type Finding,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../core/verdicts.ts';
 import { readDump, type DumpPass } from '../db/load.ts';
 import { checkArchive } from '../media/check.ts';
 import { CreateLog } from '../media/listing.ts';
@@ -35,6 +47,18 @@ export async function backupFileAt(file: string): Promise<BackupFile> {
   const st = await fsp.stat(file);
   const manifestPath = file + MANIFEST_SUFFIX;
   return { ...parsed, path: file, size: st.size, mtime: st.mtime, manifestPath: fs.existsSync(manifestPath) ? manifestPath : null };
+}
+
+/**
+ * The media backups beside a file (its folder), for a chain to be found among: the archives an
+ * incremental named by path builds on are the ones next to it.
+ */
+export async function mediaBeside(file: BackupFile): Promise<BackupFile[]> {
+  if (file.kind !== 'media' || file.level === 0) return [file];
+  const dir = path.dirname(file.path);
+  const names = (await fsp.readdir(dir)).filter((n) => parseBackupName(n)?.kind === 'media');
+  const files = await Promise.all(names.map((n) => (n === file.name ? file : backupFileAt(path.join(dir, n)).catch(() => null))));
+  return files.filter((f): f is BackupFile => f !== null);
 }
 
 /** Decompress a whole dump and read it as it goes by (header, contents, what pg_dump writes only). */
@@ -69,7 +93,12 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
     if (manifest) {
       result.manifest = true;
       const sha256 = size === manifest.size ? await sha256File(b.path) : null;
+      result.sha256 = sha256;
       add(judgeManifest({ kind: b.kind, codec: b.codec, size, sha256 }, manifest));
+      if (manifest.media?.level !== undefined) {
+        result.level = manifest.media.level;
+        result.parent = manifest.media.parent ?? null;
+      }
     } else if (!result.problems.length) {
       if (opts.requireManifest) result.problems.push('no manifest');
       else result.checks.push(NO_MANIFEST);
@@ -85,7 +114,9 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
     } else {
       const src = openSource(b.path);
       try {
-        add(judgeArchive(await listArchive(src.read(), b.codec, `verifying ${b.name}`), b.codec, manifest));
+        const listing = await listArchive(src.read(), b.codec, `verifying ${b.name}`);
+        result.sha256 ??= listing.check.read?.sha256 ?? null;
+        add(judgeArchive(listing, b.codec, manifest));
       } finally {
         src.close();
       }
@@ -95,6 +126,33 @@ export async function verifyBackup(file: BackupFile | string, opts: VerifyOption
   }
   result.ok = result.problems.length === 0;
   return result;
+}
+
+/**
+ * After each archive was verified on its own: every incremental checked also holds to its chain
+ * (lib/core/verdicts judgeChains), its problems added to its result. `all`: every backup there
+ * (where parents and gaps are looked for); `checked`: the results, with the backups they are of.
+ */
+export function verifyChains(checked: readonly { item: ChainItem; result: VerifyResult }[], all: readonly ChainItem[]): void {
+  const problems = judgeChains(
+    checked.map(({ item, result: r }) => ({
+      item,
+      ok: r.ok,
+      sha256: r.sha256 ?? null,
+      link: r.level === undefined ? null : { level: r.level, parent: r.parent ?? null },
+    })),
+    all,
+  );
+  for (const { item, result: r } of checked) {
+    const found = problems.get(item.name);
+    if (found) {
+      r.problems.push(...found);
+      r.ok = false;
+    } else if (r.ok) {
+      const check = chainCheck(item, all);
+      if (check) r.checks.push(check);
+    }
+  }
 }
 
 /**
@@ -139,4 +197,19 @@ export async function manifestForRestore(file: string, name: string): Promise<Ma
   } catch (err) {
     throw new FailedError(`refusing to restore ${name}, nothing was changed: its manifest is damaged`, { cause: err });
   }
+}
+
+/**
+ * Cheap check of a new incremental's place in its chain: its parent (by name) is there, and is
+ * the archive its manifest names (the parent's own manifest sha256, and its size on disk).
+ */
+export async function parentLinkProblem(file: string, manifest: Manifest): Promise<string | null> {
+  const parentName = manifest.media?.parent?.name;
+  if (!parentName) return `${manifest.name}'s manifest names no archive it builds on`;
+  const parentPath = path.join(path.dirname(file), parentName);
+  const parentManifest = await readManifest(parentPath).catch(() => null);
+  const st = await fsp.stat(parentPath).catch(() => null);
+  if (!st || !parentManifest) return `the archive it builds on, ${parentName}, is not there (or has no readable manifest)`;
+  if (st.size !== parentManifest.size) return `the archive it builds on, ${parentName}, is not the size its manifest says`;
+  return linkProblem({ name: manifest.name, manifest }, { name: parentName, sha256: parentManifest.sha256 });
 }

@@ -4,6 +4,8 @@
 // into a hidden temporary file while it is hashed here; the remote host hashes its own copy with
 // sha256sum at the same time (so backups older than manifests check too). Only a copy whose size
 // and sha256 match gets its final name, and it never replaces a file already there.
+// An incremental media backup comes with every archive of its chain that is not here yet (the
+// full and the incrementals it builds on, each checked the same way), so it restores here.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -11,11 +13,12 @@ import { FailedError, UsageError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { SshTarget } from '../config/resolve.ts';
 import type { ListedBackup } from '../core/listing.ts';
+import { chainOf, linkProblem } from '../core/chains.ts';
 import { kindDir, parseBackupName, withEnvPrefix, type BackupKind, type BackupName } from '../core/naming.ts';
 import { capture, type Captured } from '../proc/capture.ts';
 import { firstError, runPipeline } from '../proc/pipeline.ts';
 import { manifestPathFor, MANIFEST_SUFFIX } from '../store/catalog.ts';
-import { parseManifestText, sha256File } from '../store/manifest.ts';
+import { parseManifestText, readManifest, sha256File } from '../store/manifest.ts';
 import { copyMismatch, NameTakenError, writeBackupFile, type Fingerprint } from '../store/writer.ts';
 import { remoteScriptCommand, sshArgv, SSH_LOST } from './ssh.ts';
 
@@ -54,6 +57,27 @@ export function findRemote(listing: ListedBackup[], name: BackupName, where: str
     throw new FailedError(`the remote list-backups gave an unexpected path for ${name.name}: ${found.path}`);
   }
   return found;
+}
+
+/**
+ * Pure: the entries of the remote listing a restore of `name` needs, oldest first: the backup
+ * itself, or for an incremental its whole chain there (found by name, as lib/core/chains does;
+ * each link's manifest confirms it once copied). A chain with a gap there cannot be restored
+ * anywhere: refused before anything is copied.
+ */
+export function remoteChain(listing: ListedBackup[], name: BackupName, where: string): ListedBackup[] {
+  const point = findRemote(listing, name, where);
+  if (name.kind !== 'media' || name.level === 0) return [point];
+  const media = listing.flatMap((b) => {
+    const parsed = b.kind === 'media' && b.role === 'backup' ? parseBackupName(b.name) : null;
+    return parsed && parsed.env === null ? [parsed] : [];
+  });
+  const self = media.find((b) => b.name === name.name) ?? name;
+  const chain = chainOf(self, media.includes(self) ? media : [...media, self]);
+  if (chain.broken) {
+    throw new FailedError(`${name.name} on ${where} cannot be restored, so it was not downloaded: its chain is broken there (${chain.broken})`);
+  }
+  return chain.links.map((l) => findRemote(listing, l, where));
 }
 
 /** Pure: the hash in `sha256sum` output, null when it is not there. */
@@ -130,15 +154,35 @@ export interface Downloaded {
   transferred: boolean;
 }
 
-export async function downloadBackup(spec: DownloadSpec): Promise<Downloaded> {
-  const t = spec.target;
-  const dir = path.join(spec.backupDir, kindDir(spec.name.kind));
-  const finalName = withEnvPrefix(spec.name, spec.envName);
-  const finalPath = path.join(dir, finalName);
-  const where = `${t.target} (${spec.envName})`;
+export interface DownloadedPoint extends Downloaded {
+  /** An incremental: the archives it builds on, full first, each downloaded or found here already. */
+  chain: Downloaded[];
+}
 
+export async function downloadBackup(spec: DownloadSpec): Promise<DownloadedPoint> {
+  const where = `${spec.target.target} (${spec.envName})`;
   log.info(`looking for ${spec.name.name} on ${where}`);
-  const remote = findRemote(await remoteListing(t), spec.name, where);
+  const links = remoteChain(await remoteListing(spec.target), spec.name, where);
+  if (links.length > 1) log.info(`${spec.name.name} is an incremental: a restore needs ${links.length - 1} more archive(s) of its chain, from ${links[0]!.name}`);
+  const got: Downloaded[] = [];
+  for (const remote of links) {
+    const name = parseBackupName(remote.name)!;
+    if (links.length > 1 && remote.name !== spec.name.name) log.info(`${remote.name}, which ${spec.name.name} builds on`);
+    got.push(await downloadOne(spec, name, remote, where));
+  }
+  // Each copy must be the very archive the next one was made on, as restore-media will insist.
+  for (let i = 1; i < got.length; i++) {
+    const problem = linkProblem({ name: got[i]!.name, manifest: await readManifest(got[i]!.path).catch(() => null) }, { name: got[i - 1]!.name, sha256: got[i - 1]!.sha256 });
+    if (problem) throw new FailedError(`the chain of ${spec.name.name} copied from ${where} does not hold together (${problem}); the copies are kept as they are there; run verify on that host`);
+  }
+  return { ...got[got.length - 1]!, chain: got.slice(0, -1) };
+}
+
+async function downloadOne(spec: DownloadSpec, name: BackupName, remote: ListedBackup, where: string): Promise<Downloaded> {
+  const t = spec.target;
+  const dir = path.join(spec.backupDir, kindDir(name.kind));
+  const finalName = withEnvPrefix(name, spec.envName);
+  const finalPath = path.join(dir, finalName);
   // Started now, read after the transfer: the remote host hashes while the copy streams.
   const fingerprint = remoteFingerprint(t, remote.path);
   fingerprint.catch(() => undefined);
@@ -153,15 +197,15 @@ export async function downloadBackup(spec: DownloadSpec): Promise<Downloaded> {
     const file = await writeBackupFile({
       dir,
       names: { exact: finalName },
-      label: `downloading ${spec.name.name}`,
+      label: `downloading ${name.name}`,
       fill: async (fd) => {
         const transfer = await runPipeline({ stages: [{ name: 'ssh', argv: sshArgv(t, ['cat', '--', remote.path]) }], stdout: fd });
         if (!transfer.failure) return;
         const ssh = transfer.stages[0]!;
         throw new FailedError(
           ssh.code === SSH_LOST
-            ? `lost the connection to ${t.target} while downloading ${spec.name.name}; nothing was kept (${firstError(ssh.stderr) || 'ssh exit 255'})`
-            : `downloading ${spec.name.name} from ${where} failed; nothing was kept: ${transfer.failure.message}`,
+            ? `lost the connection to ${t.target} while downloading ${name.name}; nothing was kept (${firstError(ssh.stderr) || 'ssh exit 255'})`
+            : `downloading ${name.name} from ${where} failed; nothing was kept: ${transfer.failure.message}`,
         );
       },
       expect: async () => {
@@ -170,7 +214,7 @@ export async function downloadBackup(spec: DownloadSpec): Promise<Downloaded> {
         manifestText = (await fingerprint).manifestText;
         const m = manifestText ? parseManifestText(manifestText) : null;
         if (m && (m.sha256 !== want.sha256 || m.size !== want.size)) {
-          throw new FailedError(`${spec.name.name} on ${where} no longer matches its manifest (damaged there); nothing was kept; run verify on that host`);
+          throw new FailedError(`${name.name} on ${where} no longer matches its manifest (damaged there); nothing was kept; run verify on that host`);
         }
         return want;
       },

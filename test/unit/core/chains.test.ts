@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chainOf, neededBy, parentOf, planNextMedia, type ChainPolicy } from '../../../lib/core/chains.ts';
+import { chainOf, linkProblem, neededBy, originalName, parentOf, planNextMedia, type ChainPolicy } from '../../../lib/core/chains.ts';
 import { parseBackupName, type BackupName } from '../../../lib/core/naming.ts';
 
 type B = BackupName & { size: number };
@@ -66,4 +66,31 @@ test('planNextMedia: off, forced, first, and the limits that start a new chain',
     assert.equal(r.incremental, true);
     assert.match(r.reason!, reason);
   }
+});
+
+test('linkProblem: the first link is a full; each next one names its parent by name and sha256 (a downloaded copy by its original name)', () => {
+  const sha = 'a'.repeat(64);
+  const inc = (parent: { name: string; sha256: string } | null, level = 1) => ({ media: { level, parent } });
+  const table: [string, Parameters<typeof linkProblem>[0], Parameters<typeof linkProblem>[1], RegExp | null][] = [
+    ['a full to start from', { name: A0.name, manifest: { media: { level: 0, parent: null } } }, null, null],
+    ['an old full without manifest', { name: A0.name, manifest: null }, null, null],
+    ['an incremental cannot start a chain', { name: A1.name, manifest: inc({ name: A0.name, sha256: sha }) }, null, /is a level-1 incremental, not a full/],
+    ['the right parent', { name: A1.name, manifest: inc({ name: A0.name, sha256: sha }) }, { name: A0.name, sha256: sha }, null],
+    ['no manifest', { name: A1.name, manifest: null }, { name: A0.name, sha256: sha }, /has no manifest/],
+    ['no parent named', { name: A1.name, manifest: inc(null) }, { name: A0.name, sha256: sha }, /names no archive it builds on/],
+    ['another parent', { name: A2.name, manifest: inc({ name: A0.name, sha256: sha }, 2) }, { name: A1.name, sha256: sha }, /builds on media_backup_2026_12_01T02_00_00\.tar\.zst, not on media_backup_2026_12_02/],
+    ['a changed parent', { name: A1.name, manifest: inc({ name: A0.name, sha256: sha }) }, { name: A0.name, sha256: 'b'.repeat(64) }, /builds on a different media_backup_2026_12_01T02_00_00\.tar\.zst \(sha256 aaaaaaaaaaaa…, the file there is bbbbbbbbbbbb…\)/],
+    ['downloaded copies: the manifest names the original', { name: P1.name, manifest: inc({ name: 'media_backup_2026_12_01T02_00_00.tar.zst', sha256: sha }) }, { name: P0.name, sha256: sha }, null],
+  ];
+  for (const [what, link, parent, want] of table) {
+    const got = linkProblem(link, parent);
+    if (want) assert.match(got ?? '', want, what);
+    else assert.equal(got, null, what);
+  }
+});
+
+test('originalName: a downloaded copy\'s name without its environment; others as they are', () => {
+  assert.equal(originalName('production_media_backup_2026_12_04T03_00_00.inc1.tar.zst'), 'media_backup_2026_12_04T03_00_00.inc1.tar.zst');
+  assert.equal(originalName('media_backup_2026_12_04T03_00_00.inc1.tar.zst'), 'media_backup_2026_12_04T03_00_00.inc1.tar.zst');
+  assert.equal(originalName('not a backup'), 'not a backup');
 });

@@ -153,3 +153,13 @@ test('chooseRecoverySet: the newest complete set, or the newest at or before --a
   assert.match(mediaOnly.notes.join(), /no database copy at cloud; only the media is recovered/);
   assert.throws(() => chooseRecoverySet([copy(D2)], new Date('2026-11-01T00:00:00Z'), 'cloud'), /no complete copy at cloud made at or before 2026-11-01/);
 });
+
+test('chooseRecoverySet: an incremental is a point only with its whole chain at the target', () => {
+  const F = 'media_backup_2026_12_01T02_00_00.tar.zst';
+  const I1 = 'media_backup_2026_12_02T02_00_00.inc1.tar.zst';
+  const I2 = 'media_backup_2026_12_03T02_00_00.inc2.tar.zst';
+  assert.equal(chooseRecoverySet([copy(I2), copy(I1), copy(F)], null, 'nas').media?.name, I2);
+  // The middle link did not arrive (or is incomplete): the newest point that restores is the full.
+  assert.equal(chooseRecoverySet([copy(I2), copy(F)], null, 'nas').media?.name, F);
+  assert.equal(chooseRecoverySet([copy(I2), copy(I1, { hasChecksum: false }), copy(F)], null, 'nas').media?.name, F);
+});

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBackupName } from '../../../lib/core/naming.ts';
 import {
-  describeDifferences, formatDrillLine, formatVerifyLine, judgeArchive, judgeCounts, judgeDump, judgeManifest, sanityCheck, selectForVerify, NO_MANIFEST,
-  type ArchiveListing, type SanityInput, type VerifyPolicy,
+  describeDifferences, formatDrillLine, formatVerifyLine, judgeArchive, judgeChains, judgeCounts, judgeDump, judgeManifest, newestPoints,
+  previousToCompare, sanityCheck, selectForVerify, withChain, NO_MANIFEST,
+  type ArchiveListing, type CheckedLink, type SanityInput, type VerifyPolicy,
 } from '../../../lib/core/verdicts.ts';
 import type { DumpInfo } from '../../../lib/db/dump-scanner.ts';
 import type { BackupFile } from '../../../lib/store/catalog.ts';
@@ -174,4 +175,98 @@ test('sanityCheck: shrinking, empty table of contents, rows or files gone; fail 
     assert.equal(v.level, level, `${name}: ${v.message}`);
     if (message) assert.match(v.message, message, name);
   }
+});
+
+test('judgeArchive: an archive made in incremental mode is compared by files and bytes only (tar names no folder while making it)', () => {
+  const media = (level?: number) => manifest({ kind: 'media', media: { files: 3, directories: 0, bytes: 100, warnings: [], ...(level === undefined ? {} : { level, parent: null }) } });
+  assert.deepEqual(judgeArchive(listing(), 'zstd', media(0)).problems, []);
+  assert.deepEqual(judgeArchive(listing(), 'zstd', media(2)).problems, []);
+  assert.deepEqual(judgeArchive(listing({}, { files: 2, directories: 7, bytes: 100 }), 'zstd', media(1)).problems, ['counts differ from the manifest: files 2 (manifest 3)']);
+  assert.deepEqual(judgeArchive(listing(), 'zstd', media()).problems, ['counts differ from the manifest: directories 2 (manifest 0)'], 'an archive made without incrementals still counts its folders');
+});
+
+// A chain: full, three incrementals; a new chain after it; a downloaded copy's chain.
+const F0 = file('media_backup_2026_12_01T02_00_00.tar.zst');
+const F1 = file('media_backup_2026_12_02T02_00_00.inc1.tar.zst');
+const F2 = file('media_backup_2026_12_03T02_00_00.inc2.tar.zst');
+const F3 = file('media_backup_2026_12_04T02_00_00.inc3.tar.zst');
+const G0 = file('media_backup_2026_12_05T02_00_00.tar.zst');
+const G1 = file('media_backup_2026_12_06T02_00_00.inc1.tar.zst');
+const D0 = file('backup_2026_12_06T02_00_00.sql.zst');
+const chainTree = [G1, D0, G0, F3, F2, F1, F0];
+
+test('selectForVerify and newestPoints: an incremental comes with its chain, full first; the drill restores the points only', () => {
+  const now = new Date('2026-12-10T00:00:00Z');
+  assert.deepEqual(selectForVerify(chainTree, false, now).map((b) => b.name), [D0, G0, G1].map((b) => b.name));
+  assert.deepEqual(newestPoints(chainTree, now).map((b) => b.name), [D0, G1].map((b) => b.name));
+  const older = [F3, F2, F1, F0];
+  assert.deepEqual(selectForVerify(older, false, now).map((b) => b.name), [F0, F1, F2, F3].map((b) => b.name));
+  // A gap: what is there of the chain is checked (and judgeChains fails it).
+  assert.deepEqual(selectForVerify([F3, F1, F0], false, now).map((b) => b.name), [F3.name]);
+  assert.deepEqual(withChain(F2, chainTree).map((b) => b.name), [F0, F1, F2].map((b) => b.name));
+  assert.deepEqual(withChain(D0, chainTree), [D0]);
+});
+
+const sha = (c: string) => c.repeat(64);
+/** Each archive's sha256 as read (one letter each), its manifest naming its parent's. */
+const SHA: Record<string, string> = { [F0.name]: sha('0'), [F1.name]: sha('1'), [F2.name]: sha('2'), [F3.name]: sha('3'), [G0.name]: sha('4'), [G1.name]: sha('5') };
+function checkedLink(b: BackupFile, over: Partial<CheckedLink> = {}): CheckedLink {
+  const parent = parentOfName[b.name];
+  return { item: b, ok: true, sha256: SHA[b.name] ?? null, link: { level: b.level, parent: parent ? { name: parent, sha256: SHA[parent]! } : null }, ...over };
+}
+const parentOfName: Record<string, string> = { [F1.name]: F0.name, [F2.name]: F1.name, [F3.name]: F2.name, [G1.name]: G0.name };
+
+test('judgeChains: a damaged, missing or replaced link fails its own point and every later one, each named; earlier points pass', () => {
+  const media = chainTree.filter((b) => b.kind === 'media');
+  const whole = media.map((b) => checkedLink(b));
+  assert.deepEqual([...judgeChains(whole, chainTree)], [], 'a sound tree');
+
+  const damaged = media.map((b) => checkedLink(b, b === F2 ? { ok: false, sha256: sha('x') } : {}));
+  assert.deepEqual(Object.fromEntries(judgeChains(damaged, chainTree)), {
+    [F3.name]: [`it builds on ${F2.name}, which failed verification`],
+  }, 'F2 fails by its own check already; F3 with it; F1 and the other chain pass');
+
+  const gone = chainTree.filter((b) => b !== F2);
+  assert.deepEqual(Object.fromEntries(judgeChains(media.filter((b) => b !== F2).map((b) => checkedLink(b)), gone)), {
+    [F3.name]: [`its chain is broken: ${F3.name} builds on a level-2 archive that is not there`],
+  });
+
+  // F1 replaced by another archive of the same name: F2's manifest names the old one's sha256.
+  const replaced = media.map((b) => checkedLink(b, b === F1 ? { sha256: sha('9') } : {}));
+  assert.deepEqual(Object.fromEntries(judgeChains(replaced, chainTree)), {
+    [F2.name]: [`link to its parent: ${F2.name} builds on a different ${F1.name} (sha256 111111111111…, the file there is 999999999999…)`],
+    [F3.name]: [`its chain is broken at ${F2.name}: ${F2.name} builds on a different ${F1.name} (sha256 111111111111…, the file there is 999999999999…)`],
+  });
+
+  // Only the point checked (verify of one file whose chain was not): said, not guessed.
+  assert.deepEqual(Object.fromEntries(judgeChains([checkedLink(F3)], chainTree)), { [F3.name]: [`it builds on ${F2.name}, which was not checked`] });
+  // An incremental whose manifest was lost: nothing says it builds on its parent.
+  assert.match(judgeChains([checkedLink(G0), checkedLink(G1, { link: null })], chainTree).get(G1.name)?.[0] ?? '', /has no manifest/);
+});
+
+test('previousToCompare: a full with the previous full of its environment (incrementals skipped); an incremental with nothing', () => {
+  const P0 = file('production_media_backup_2026_12_04T03_00_00.tar.zst');
+  const H0 = file('media_backup_2026_12_07T02_00_00.tar.zst');
+  const all = [H0, P0, ...chainTree];
+  assert.equal(previousToCompare(H0, all)?.name, G0.name);
+  assert.equal(previousToCompare(G0, all)?.name, F0.name);
+  assert.equal(previousToCompare(F0, all), null);
+  assert.equal(previousToCompare(G1, all), null);
+  assert.equal(previousToCompare(D0, all), null);
+  const D1 = file('backup_2026_12_07T02_00_00.sql.zst');
+  assert.equal(previousToCompare(D1, [...all, D1])?.name, D0.name);
+});
+
+test('sanityCheck: an incremental is never a shrunken backup; it says what it holds', () => {
+  const policy: VerifyPolicy = { minSizeRatio: 0.5, onShrink: 'fail' };
+  const inc: SanityInput = {
+    size: 10,
+    manifest: manifest({ kind: 'media', media: { files: 0, directories: 0, bytes: 0, warnings: [], level: 3, parent: { name: F2.name, sha256: sha('2') } } }),
+  };
+  const bigFull: SanityInput = { size: 1_000_000, manifest: manifest({ kind: 'media', media: { files: 500, directories: 0, bytes: 999_000, warnings: [], level: 0, parent: null } }) };
+  assert.deepEqual(sanityCheck(inc, bigFull, policy), { level: 'ok', message: `an incremental: level 3 on ${F2.name}, 0 new or changed files (0 B); not compared by size` });
+  assert.equal(sanityCheck(inc, null, policy).level, 'ok');
+  // A full made in incremental mode is judged like any full.
+  const smallFull: SanityInput = { size: 10, manifest: manifest({ kind: 'media', media: { files: 0, directories: 0, bytes: 0, warnings: [], level: 0, parent: null } }) };
+  assert.equal(sanityCheck(smallFull, bigFull, policy).level, 'fail');
 });

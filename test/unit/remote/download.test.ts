@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { FailedError, UsageError } from '../../../lib/cli/errors.ts';
 import type { ListedBackup } from '../../../lib/core/listing.ts';
 import { parseBackupName } from '../../../lib/core/naming.ts';
-import { findRemote, parseFingerprint, parseKindArg, parseRemoteName, parseSha256sum } from '../../../lib/remote/download.ts';
+import { findRemote, parseFingerprint, parseKindArg, parseRemoteName, parseSha256sum, remoteChain } from '../../../lib/remote/download.ts';
 
 const NAME = 'backup_2024_01_15T14_30_00.sql.zst';
 const MEDIA = 'media_backup_2024_01_15T14_30_00.tar.zst';
@@ -53,4 +53,23 @@ test('parseSha256sum and parseFingerprint', () => {
   assert.deepEqual(parseFingerprint(`${h}  /srv/x\n`), { sha256: h, manifestText: null });
   assert.deepEqual(parseFingerprint(`${h}  /srv/x\n{"version": 1}\n`), { sha256: h, manifestText: '{"version": 1}\n' });
   assert.deepEqual(parseFingerprint(''), { sha256: null, manifestText: null });
+});
+
+test('remoteChain: an incremental needs its whole chain there, full first (from names; the remote listing may be an older version\'s); a gap refuses', () => {
+  const media = (name: string): ListedBackup => ({
+    name, kind: 'media', role: 'backup', set: name.slice(13, 32), environment: 'production',
+    size: 10, time: '2024-01-15T14:30:00.000Z', ageSeconds: 1, path: `/srv/app/backups/media/${name}`, hasManifest: true,
+  });
+  const full = media('media_backup_2024_01_15T02_00_00.tar.zst');
+  const inc1 = media('media_backup_2024_01_16T02_00_00.inc1.tar.zst');
+  const inc2 = media('media_backup_2024_01_17T02_00_00.inc2.tar.zst');
+  const older = media('media_backup_2024_01_10T02_00_00.tar.zst');
+  const copy = { ...media('staging_media_backup_2024_01_16T02_00_00.inc1.tar.zst'), environment: 'staging' };
+  const listing = [inc2, copy, inc1, full, older];
+  const chain = (n: ListedBackup, l = listing) => remoteChain(l, parseBackupName(n.name)!, 'h (production)').map((b) => b.name);
+  assert.deepEqual(chain(inc2), [full.name, inc1.name, inc2.name]);
+  assert.deepEqual(chain(inc1), [full.name, inc1.name]);
+  assert.deepEqual(chain(full), [full.name]);
+  assert.throws(() => chain(inc2, [inc2, full, older]), /media_backup_2024_01_17T02_00_00\.inc2\.tar\.zst on h \(production\) cannot be restored, so it was not downloaded: its chain is broken there \(.*builds on a level-1 archive that is not there\)/);
+  assert.throws(() => chain(inc2, [full, inc1]), /no backup media_backup_2024_01_17/);
 });
