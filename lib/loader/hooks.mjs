@@ -9,6 +9,12 @@
 // (docs/benchmarks.md). Loading amaro itself costs ~0.16 s, so the stripped text is kept on disk,
 // keyed by a hash of the source (not its path: copies of the project share entries); a run whose
 // files are all there never loads amaro.
+//
+// zod: imported as ESM it is ~95 modules, and on Node 20 each one is a round trip to this hooks
+// thread; imported as CommonJS, Node lexes its whole re-export tree for the names. Required, it is
+// neither: an `import … from 'zod'` gets a small ES module that requires zod's CommonJS build and
+// re-exports its names (listed once per installed zod, and kept on disk too). docs/benchmarks.md
+// has what each of these saves.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -69,9 +75,37 @@ function stripped(url) {
   return code;
 }
 
+/** The packages served as a required CommonJS build behind an ES module of its names. */
+const REQUIRED = new Set(['zod']);
+const FACADE = '?required';
+
+function facade(url) {
+  const file = fileURLToPath(url);
+  const { mtimeMs, size } = fs.statSync(file);
+  const key = sha256('names', file, String(mtimeMs), String(size));
+  let names = cached(key);
+  if (names === null) {
+    names = JSON.stringify(Object.keys(require(file)).filter((n) => n !== 'default'));
+    keep(key, names);
+  }
+  // Local names, since an export may be a reserved word (zod has `null`, `enum`, `function`).
+  const lines = JSON.parse(names).map((n, i) => `const _${i} = m[${JSON.stringify(n)}]; export { _${i} as ${JSON.stringify(n)} };`);
+  return [`import { createRequire } from 'node:module';`, `const m = createRequire(${JSON.stringify(url)})(${JSON.stringify(file)});`, 'export default m;', ...lines].join('\n');
+}
+
+export async function resolve(specifier, context, nextResolve) {
+  if (REQUIRED.has(specifier)) {
+    const conditions = context.conditions.filter((c) => c !== 'import').concat('require');
+    const { url } = await nextResolve(specifier, { ...context, conditions });
+    return { url: url + FACADE, format: 'module', shortCircuit: true };
+  }
+  return nextResolve(specifier, context);
+}
+
 export async function load(url, context, nextLoad) {
-  if (url.startsWith('file:') && (url.endsWith('.ts') || url.endsWith('.mts'))) {
-    return { format: 'module', source: stripped(url), shortCircuit: true };
+  if (url.startsWith('file:')) {
+    if (url.endsWith('.ts') || url.endsWith('.mts')) return { format: 'module', source: stripped(url), shortCircuit: true };
+    if (url.endsWith(FACADE)) return { format: 'module', source: facade(url.slice(0, -FACADE.length)), shortCircuit: true };
   }
   return nextLoad(url, context);
 }
