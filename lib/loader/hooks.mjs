@@ -10,11 +10,12 @@
 // keyed by a hash of the source (not its path: copies of the project share entries); a run whose
 // files are all there never loads amaro.
 //
-// zod: imported as ESM it is ~95 modules, and on Node 20 each one is a round trip to this hooks
-// thread; imported as CommonJS, Node lexes its whole re-export tree for the names. Required, it is
-// neither: an `import … from 'zod'` gets a small ES module that requires zod's CommonJS build and
-// re-exports its names (listed once per installed zod, and kept on disk too). docs/benchmarks.md
-// has what each of these saves.
+// Packages with a CommonJS build (zod, dayjs, zx): imported as ESM, zod alone is ~95 modules, and
+// on Node 20 each one is a round trip to this hooks thread; imported as CommonJS, Node lexes each
+// one's whole re-export tree for its names. Required, they are neither: an `import … from 'zod'`
+// gets a small ES module that requires the package's CommonJS build and re-exports its names
+// (listed once per installed file, and kept on disk too). The same file a `require` loads, so
+// there is one copy (zx's CLI has already required zx's). docs/benchmarks.md has what each saves.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -75,8 +76,12 @@ function stripped(url) {
   return code;
 }
 
-/** The packages served as a required CommonJS build behind an ES module of its names. */
-const REQUIRED = new Set(['zod']);
+/**
+ * The specifiers served as a required CommonJS build behind an ES module of its names. Named one
+ * by one: listing the names requires the file once (in this thread), which must have no effects
+ * beyond defining them (zx's own `zx/cli` would, for one).
+ */
+const REQUIRED = /^(zod|zx|dayjs|dayjs\/plugin\/[a-zA-Z]+\.js)$/;
 const FACADE = '?required';
 
 function facade(url) {
@@ -94,10 +99,10 @@ function facade(url) {
 }
 
 export async function resolve(specifier, context, nextResolve) {
-  if (REQUIRED.has(specifier)) {
+  if (REQUIRED.test(specifier)) {
     const conditions = context.conditions.filter((c) => c !== 'import').concat('require');
-    const { url } = await nextResolve(specifier, { ...context, conditions });
-    return { url: url + FACADE, format: 'module', shortCircuit: true };
+    const cjs = await nextResolve(specifier, { ...context, conditions }).catch(() => null);
+    if (cjs?.format === 'commonjs') return { url: cjs.url + FACADE, format: 'module', shortCircuit: true };
   }
   return nextResolve(specifier, context);
 }
