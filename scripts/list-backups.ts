@@ -5,13 +5,7 @@
 import { runCli } from '../lib/cli/frame.ts';
 import { log, result } from '../lib/cli/output.ts';
 import { formatListing, toListed, toListedDatabase, type SafetyDatabases } from '../lib/core/listing.ts';
-import { formatOffsiteListing, offsiteListing } from '../lib/core/offsite-report.ts';
 import { lookUpSafetyDatabases } from '../lib/db/safety-dbs.ts';
-import { collectStats } from '../lib/monitor/collect.ts';
-import { formatStats } from '../lib/monitor/stats.ts';
-import { oneTarget } from '../lib/ops/offsite.ts';
-import { surveyTarget } from '../lib/offsite/push.ts';
-import { openStore } from '../lib/offsite/store.ts';
 import { listAll } from '../lib/store/catalog.ts';
 
 await runCli(
@@ -27,7 +21,15 @@ await runCli(
   },
   async ({ settings, flags, now }) => {
     const at = now();
+    // --offsite and --stats import what they need when asked: the plain listing, the one run
+    // most often, does not load the offsite stores or the statistics (test/unit/cli/imports.test.ts).
     if (flags.offsite !== undefined) {
+      const [{ oneTarget }, { openStore }, { surveyTarget }, { formatOffsiteListing, offsiteListing }] = await Promise.all([
+        import('../lib/ops/offsite.ts'),
+        import('../lib/offsite/store.ts'),
+        import('../lib/offsite/push.ts'),
+        import('../lib/core/offsite-report.ts'),
+      ]);
       const store = await openStore(oneTarget(settings, flags.offsite, '--offsite'), settings.envName);
       const survey = await surveyTarget(store, settings, at);
       const listing = offsiteListing({ target: store.target.name, where: store.where, ...survey, now: at });
@@ -35,6 +37,7 @@ await runCli(
       return;
     }
     if (flags.stats) {
+      const [{ collectStats }, { formatStats }] = await Promise.all([import('../lib/monitor/collect.ts'), import('../lib/monitor/stats.ts')]);
       const stats = await collectStats(settings, at);
       result(flags.json ? JSON.stringify(stats, null, 2) : formatStats(stats, at, { sparkline: Boolean(process.stdout.isTTY) }));
       return;

@@ -1,9 +1,9 @@
 // Docker Compose invocation. Command lines are plain string[] so they are table-tested and
 // never pass through a shell on this side.
 import fs from 'node:fs';
-import YAML from 'yaml';
 import type { ComposeRef, Settings } from './resolve.ts';
 import { UsageError } from '../cli/errors.ts';
+import { yaml } from './yaml.ts';
 
 export function composeBase(ref: ComposeRef): string[] {
   return ['docker', 'compose', '-f', ref.file, ...(ref.projectDirectory ? ['--project-directory', ref.projectDirectory] : [])];
@@ -21,7 +21,7 @@ export function composeRun(ref: ComposeRef, service: string, inner: string[]): s
 
 /** Pure: the service names a compose document defines. */
 export function composeServices(text: string): string[] {
-  const doc = YAML.parse(text) as { services?: Record<string, unknown> } | null;
+  const doc = yaml().parse(text) as { services?: Record<string, unknown> } | null;
   return Object.keys(doc?.services ?? {});
 }
 

@@ -3,18 +3,18 @@
 // remote environment and this machine's tree, asks the same Config).
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { errorMessage, UsageError } from '../cli/errors.ts';
 import { formatIssues } from '../core/format.ts';
 import { ConfigSchema, type ConfigFile } from './schema.ts';
 import { resolveSettings, type Settings } from './resolve.ts';
+import { yaml } from './yaml.ts';
 
 /** More aliases than any hand-written config has; a YAML "billion laughs" stops here. */
 const MAX_ALIASES = 100;
 
 /** Pure: the file's text as a validated config, or a UsageError listing every problem. */
 export function parseConfig(text: string, source: string): ConfigFile {
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const doc = yaml().parseDocument(text, { prettyErrors: false });
   if (doc.errors.length) {
     throw new UsageError(`${source}: invalid YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`);
   }

@@ -1,6 +1,7 @@
-// How the TypeScript runs (lib/loader: tsx on Node 20, native type stripping on 22.18+), through
-// the real `npx zx`: a script works from a fresh clone's layout, the loader option resolves from
-// anywhere npm starts node in the project, and a crash's stack trace names the source line.
+// How the TypeScript runs (lib/loader: amaro's strip-only hook on Node 20, native type stripping
+// on 22.18+), through the real `npx zx`: a script works from a fresh clone's layout, the loader
+// option resolves from anywhere npm starts node in the project, and a crash's stack trace names
+// the source line and column.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -71,8 +72,9 @@ test('an unexpected crash: one line, and with COMPOSE_BACKUP_DEBUG the stack nam
   const debug = await runScript('list-backups', [], { cwd: clone.dir, env: { COMPOSE_BACKUP_DEBUG: '1' } });
   assert.equal(debug.code, 1, debug.stderr);
   assert.match(debug.stderr, /^error: unexpected: injected crash$/m);
-  // tsx names the path, Node's own type stripping (22.18+/24) the file URL: either way, the source line.
-  assert.ok([file, pathToFileURL(file).href].some((f) => debug.stderr.includes(`at formatListing (${f}:${crashLine}:`)), debug.stderr);
+  // The source's own line and column (`new Error` on the injected line), with no source map: both
+  // strippers (amaro's on Node 20, Node's own on 22.18+/24) blank the types out in place.
+  assert.ok([file, pathToFileURL(file).href].some((f) => debug.stderr.includes(`at formatListing (${f}:${crashLine}:9)`)), debug.stderr);
   // Every frame of ours names a .ts source with its line, never a bundle or a compiled file.
   const ours = debug.stderr.split('\n').filter((l) => l.includes(clone.dir));
   assert.ok(ours.length >= 2, debug.stderr);

@@ -193,7 +193,7 @@ class Child {
   private proc: ChildProcessWithoutNullStreams;
   private lines: AsyncIterator<string>;
   constructor(script: string) {
-    // The project's loader (tsx on Node 20, native type stripping later), as npm test and npx use it.
+    // The project's loader (amaro's hook on Node 20, native type stripping later), as npm test and npx use it.
     this.proc = spawn(process.execPath, ['--import', 'compose-backup-loader', script], { cwd: root });
     this.lines = readline.createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
     this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
