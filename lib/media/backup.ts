@@ -16,7 +16,7 @@ import { listKind, SNAPSHOT_SUFFIX, snapshotPathFor, type BackupFile } from '../
 import { readManifest } from '../store/manifest.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { CreateLog } from './listing.ts';
-import { busyRefusal, lookAndRepairMedia } from './repair.ts';
+import { busyRefusal, lookBeforeBackup } from './repair.ts';
 import { mediaArgv, tarCreateArgv, type Via } from './tar.ts';
 
 export interface MediaBackupOptions {
@@ -102,7 +102,7 @@ export async function backupMedia(opts: MediaBackupOptions): Promise<MediaBackup
   const role = opts.role ?? 'backup';
   // A restore's safety snapshot runs inside that restore, which has looked already.
   if (role === 'backup') {
-    const looked = await lookAndRepairMedia(target, opts.via ?? 'exec').catch((err: unknown) => {
+    const looked = await lookBeforeBackup(target, opts.via ?? 'exec').catch((err: unknown) => {
       throw failure('media backup', err);
     });
     // A swap in progress would be archived half-way; a staging folder is never archived.

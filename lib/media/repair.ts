@@ -3,12 +3,13 @@
 // wrong moment left there — a swap cut half-way, which its journal lets us complete or roll back,
 // and staging folders of runs that never reached their swap — saying in one line what it did.
 // Work of a run that is still going is never touched. The plan is pure; lib/media/swap runs it.
+import fsp from 'node:fs/promises';
 import { errorMessage, FailedError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { MediaTarget } from '../config/resolve.ts';
 import { judgeRunAlive, parseRunId, systemLiveness, type Liveness, type RunId } from '../proc/pid.ts';
 import { actionError, parseSettled, runAction, surveyMedia, type MediaSurvey, type RepairOutcome } from './swap.ts';
-import { OLD_PREFIX, STAGING_PREFIX, SWAP_PREFIX, type Via } from './tar.ts';
+import { OLD_PREFIX, STAGING_PREFIX, SWAP_PREFIX, WORK_PREFIXES, type Via } from './tar.ts';
 
 export interface WorkRun {
   token: string;
@@ -111,6 +112,20 @@ export async function lookAndRepairMedia(target: MediaTarget, via: Via, liveness
     );
   }
   return { survey: await surveyMedia(target, via), live: plan.live };
+}
+
+/**
+ * What a backup needs to know before archiving: repaired, and who is restoring right now. In host
+ * mode a folder without any restore work entry at its top has nothing to repair and nobody
+ * swapping, which one readdir tells without starting the survey's processes (the common case,
+ * and a tenth of a second of every backup's start-up).
+ */
+export async function lookBeforeBackup(target: MediaTarget, via: Via): Promise<Pick<MediaLook, 'live'>> {
+  if (target.mode === 'host') {
+    const names = await fsp.readdir(target.path).catch(() => null);
+    if (names && !names.some((n) => WORK_PREFIXES.some((p) => n.startsWith(p)))) return { live: [] };
+  }
+  return lookAndRepairMedia(target, via);
 }
 
 /** Pure: the refusal when another run is restoring the media right now, or null. */
