@@ -2,6 +2,7 @@
 // as ratios against baselines timed in the same run, alternating, because absolute timings on
 // a shared machine are noise.
 import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,4 +72,23 @@ export function must(t: Timed, what: string): Timed {
 
 export function fmt(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** mulberry32: a small seeded PRNG, so every run generates (and changes) the same tree. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Deterministic incompressible bytes (AES-CTR keystream under a key made from `key`), as JPEG/PNG/MP4 data is. */
+export function keystream(n: number, key: string): Buffer {
+  const k = crypto.createHash('sha256').update(key).digest();
+  const c = crypto.createCipheriv('aes-256-ctr', k, Buffer.alloc(16));
+  return Buffer.concat([c.update(Buffer.alloc(n)), c.final()]);
 }

@@ -14,11 +14,13 @@
 // level), with and without the renamed files (GNU tar records renames of folders, not of files:
 // a renamed file is archived again under its new name). Prints medians and the issue's targets.
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, median, must, time, type Timed } from './common.ts';
+import { arg, fmt, keystream, median, must, prng, time, type Timed } from './common.ts';
+
+/** Deterministic incompressible bytes for file `id` (the key keeps the cached trees as they were). */
+const noise = (n: number, id: string | number): Buffer => keystream(n, `media-inc-bench-${id}`);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizeMb = arg('size-mb', 3072);
@@ -31,24 +33,6 @@ const OUT = path.join(ROOT, 'bench/out/media-incremental');
 const DAY0 = Date.UTC(2027, 2, 1, 3, 0, 0);
 const at = (day: number) => new Date(DAY0 + day * 86_400_000).toISOString();
 
-/** mulberry32: a small seeded PRNG, so every run generates and changes the same tree. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Deterministic incompressible bytes (AES-CTR keystream), as JPEG/PNG/MP4 data is. */
-function noise(n: number, id: string): Buffer {
-  const key = crypto.createHash('sha256').update(`media-inc-bench-${id}`).digest();
-  const c = crypto.createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return Buffer.concat([c.update(Buffer.alloc(n)), c.final()]);
-}
 
 /** An upload's size: skewed, 12 KB … 3 MB, median ~40 KB, mean ~290 KB. */
 const imageSize = (rand: () => number) => Math.round(12 * 1024 * 250 ** (rand() ** 2.2));

@@ -11,7 +11,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, median, must, time } from './common.ts';
+import { arg, fmt, keystream, median, must, prng, time } from './common.ts';
+
+/** Deterministic incompressible bytes for file `id` (the key keeps the cached trees as they were). */
+const noise = (n: number, id: string | number): Buffer => keystream(n, `media-bench-${id}`);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizeMb = arg('size-mb', 300);
@@ -20,24 +23,6 @@ const rounds = arg('rounds', 3);
 const TREE = path.join(ROOT, `bench/out/media-tree-v2-${sizeMb}`);
 const OUT = path.join(ROOT, 'bench/out/media');
 
-/** mulberry32: a small seeded PRNG, so every run generates the same tree. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Deterministic incompressible bytes (AES-CTR keystream), as JPEG/PNG/MP4 data is. */
-function noise(n: number, id: number): Buffer {
-  const key = crypto.createHash('sha256').update(`media-bench-${id}`).digest();
-  const c = crypto.createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return Buffer.concat([c.update(Buffer.alloc(n)), c.final()]);
-}
 
 const WORDS = Array.from({ length: 3000 }, (_, i) => crypto.createHash('md5').update(String(i)).digest('hex').slice(0, 3 + (i % 8)));
 
