@@ -42,13 +42,15 @@ export const SNAPSHOT_END = 'compose-backup-snapshot: end';
  * dead pid, is removed by the next run), and tar's habit of rewriting the snapshot file even when
  * it fails cannot spoil the next run: only a published archive's copy is used.
  * `--no-check-device`: a recreated volume or host changes device numbers, which would otherwise
- * make every file look new and turn each incremental into a full.
+ * make every file look new and turn each incremental into a full. `incremental-changed`: the same
+ * without the walk for special files (lib/media/backup: an incremental on top of another).
  */
 export const CREATE_SCRIPT = `set -u
 dir=$1 mode=$2; shift 2
 cd -- "$dir" || { printf 'compose-backup: cannot open the media folder %s\\n' "$dir" >&2; exit 2; }
 LC_ALL=C; export LC_ALL
-if [ "$mode" = incremental ]; then
+case $mode in incremental*) incremental=yes ;; *) incremental=no ;; esac
+if [ "$incremental" = yes ]; then
   tmp=\${TMPDIR:-/tmp}
   for f in "$tmp"/compose-backup-snar.*; do
     p=\${f#"$tmp"/compose-backup-snar.}; p=\${p%%.*}
@@ -62,14 +64,16 @@ if [ "$mode" = incremental ]; then
 fi
 nl='
 '
-find . -path './.compose-backup-*' -prune -o ! -path "*$nl*" \\( -type p -o -type s -o -type b -o -type c \\) -print 2>/dev/null |
-while IFS= read -r f; do
-  kind=device; [ -p "$f" ] && kind=fifo; [ -S "$f" ] && kind=socket
-  printf 'compose-backup: warning: left out "%s": a %s (special files are not backed up)\\n' "$f" "$kind" >&2
-  printf '%s\\n' "$f"
-done | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" --no-wildcards .
+if [ "$mode" != incremental-changed ]; then
+  find . -path './.compose-backup-*' -prune -o ! -path "*$nl*" \\( -type p -o -type s -o -type b -o -type c \\) -print 2>/dev/null |
+  while IFS= read -r f; do
+    kind=device; [ -p "$f" ] && kind=fifo; [ -S "$f" ] && kind=socket
+    printf 'compose-backup: warning: left out "%s": a %s (special files are not backed up)\\n' "$f" "$kind" >&2
+    printf '%s\\n' "$f"
+  done
+fi | tar -c -f - --anchored --no-wildcards --exclude-from=- --wildcards "$@" --no-wildcards .
 rc=$?
-if [ "$mode" = incremental ] && [ "$rc" -le 1 ]; then
+if [ "$incremental" = yes ] && [ "$rc" -le 1 ]; then
   { echo '${SNAPSHOT_BEGIN}' && base64 < "$snar" && echo '${SNAPSHOT_END}'; } >&2 ||
     { printf 'compose-backup: cannot hand back the snapshot (is base64 there?)\\n' >&2; exit 2; }
 fi
@@ -83,9 +87,9 @@ exit "$rc"
  * counted and warnings caught. The restore's own work entries are excluded (anchored to the
  * top), then the user's globs with tar's usual matching.
  */
-export function tarCreateArgv(dir: string, exclude: readonly string[], incremental = false): string[] {
+export function tarCreateArgv(dir: string, exclude: readonly string[], incremental = false, scan = true): string[] {
   return [
-    'sh', '-c', CREATE_SCRIPT, 'sh', dir, incremental ? 'incremental' : 'plain',
+    'sh', '-c', CREATE_SCRIPT, 'sh', dir, !incremental ? 'plain' : scan ? 'incremental' : 'incremental-changed',
     '--format=posix', '--pax-option=delete=atime,delete=ctime', ...LISTING_FLAGS,
     // A full made in incremental mode would say "Directory is new" of every folder.
     ...(incremental ? ['--warning=no-new-dir', '--warning=no-rename-directory'] : []),

@@ -21,6 +21,8 @@ test('command lines: tar create, where commands run, the script actions', () => 
     '/srv/media', 'incremental', '--format=posix', '--pax-option=delete=atime,delete=ctime',
     '-vv', '--quoting-style=c', '--full-time', '--numeric-owner', '--warning=no-new-dir', '--warning=no-rename-directory',
   ]);
+  // On top of another incremental: the same without the walk for special files.
+  assert.equal(tarCreateArgv('/srv/media', [], true, false)[5], 'incremental-changed');
   assert.ok(EXTRACT_FLAGS.includes('--listed-incremental=/dev/null'), 'extraction applies deletions and renames');
   assert.deepEqual(mediaArgv(hostTarget('/m'), 'exec', ['tar', '-c']), ['tar', '-c']);
   assert.deepEqual(mediaArgv(composeTarget, 'exec', ['tar', '-c']), ['docker', 'compose', '-f', '/srv/app/production.yml', 'exec', '-T', 'django', 'tar', '-c']);
