@@ -43,6 +43,8 @@ const run = (script: string, args: string[], day?: number): Promise<RunResult> =
   });
 const explain = (r: RunResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 const lines = (r: RunResult) => r.stdout.trim().split('\n');
+/** verify's line about one backup ("ok  <name>  …" or "FAIL  <name>: …"), or '' when it has none. */
+const verifyLine = (r: RunResult, name: string) => lines(r).find((l) => l.startsWith(`ok  ${name}  `) || l.startsWith(`FAIL  ${name}:`)) ?? '';
 
 test('a full, then four small incrementals: the sanity gate passes each ("an incremental: …")', async () => {
   const changes = [
@@ -112,7 +114,7 @@ test('verify: a corrupted middle incremental fails, and so does every later poin
   try {
     const r = await run('verify', ['--all']);
     assert.equal(r.code, 1, explain(r));
-    const line = (n: string) => lines(r).find((l) => l.startsWith(`ok  ${n}  `) || l.startsWith(`FAIL  ${n}:`)) ?? '';
+    const line = (n: string) => verifyLine(r, n);
     assert.match(line(made[0]!), /^ok /);
     assert.match(line(made[1]!), /^ok /);
     assert.match(line(made[2]!), /^FAIL .*sha256 mismatch/);
@@ -137,7 +139,7 @@ test('verify: a missing middle incremental fails every later point (the chain br
   try {
     const r = await run('verify', ['--all']);
     assert.equal(r.code, 1, explain(r));
-    const line = (n: string) => lines(r).find((l) => l.startsWith(`ok  ${n}  `) || l.startsWith(`FAIL  ${n}:`)) ?? '';
+    const line = (n: string) => verifyLine(r, n);
     assert.match(line(made[0]!), /^ok /);
     assert.match(line(made[1]!), /^ok /);
     assert.equal(line(made[2]!), '');
