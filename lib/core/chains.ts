@@ -53,15 +53,15 @@ export function chainOf<T extends ChainItem>(point: T, all: readonly T[]): Chain
   return { links: links.reverse(), broken: null };
 }
 
-/** Pure: for each archive, the later archives whose restore needs it (its descendants). */
-export function neededBy<T extends ChainItem>(all: readonly T[]): Map<T, T[]> {
-  const out = new Map<T, T[]>();
-  for (const item of all) {
-    if (item.kind !== 'media' || item.role !== 'backup' || item.level === 0) continue;
-    const { links } = chainOf(item, all);
-    for (const link of links) if (link !== item) out.set(link, [...(out.get(link) ?? []), item]);
-  }
-  return out;
+/**
+ * Pure: the chain of `point` among a folder's (or a host's listing's) file names: the point alone
+ * for a full, else every archive it needs found by name, the point counted even when not listed.
+ */
+export function chainByNames(point: BackupName, names: readonly string[]): Chain<BackupName> {
+  if (point.kind !== 'media' || point.level === 0) return { links: [point], broken: null };
+  const all = names.map((n) => parseBackupName(n)).filter((b): b is BackupName => b !== null && b.kind === 'media');
+  const self = all.find((b) => b.name === point.name) ?? point;
+  return chainOf(self, all.includes(self) ? all : [...all, self]);
 }
 
 export type NextMedia =

@@ -120,6 +120,19 @@ export interface ArchiveListing {
   counts: MediaCounts;
 }
 
+/**
+ * Pure: the counts of an archive's content and of its manifest that can be compared. An archive
+ * made in incremental mode names no folder while tar makes it (tar -cvv), while its listing (-G)
+ * and its unpacked tree have every one, so only files and bytes are compared for it.
+ */
+export function comparableCounts(got: MediaCounts, expected: MediaCounts & { level?: number }): [Record<string, number>, Record<string, number>] {
+  const folders = expected.level === undefined;
+  return [
+    { files: got.files, bytes: got.bytes, ...(folders ? { directories: got.directories } : {}) },
+    { files: expected.files, bytes: expected.bytes, ...(folders ? { directories: expected.directories } : {}) },
+  ];
+}
+
 /** Pure: what a full listing of an archive says. */
 export function judgeArchive(listing: ArchiveListing, codec: string, manifest: Manifest | null): Finding {
   const { check, counts } = listing;
@@ -134,13 +147,7 @@ export function judgeArchive(listing: ArchiveListing, codec: string, manifest: M
   if (check.unsafe) problems.push(`unsafe to restore: ${check.unsafe}`);
   const expected = manifest?.media;
   if (expected) {
-    // An archive made in incremental mode: tar -cvv names no folder while making it, the listing
-    // (-G) names every one, so only files and bytes can be compared.
-    const folders = expected.level === undefined;
-    const diff = describeDifferences(
-      { files: counts.files, bytes: counts.bytes, ...(folders ? { directories: counts.directories } : {}) },
-      { files: expected.files, bytes: expected.bytes, ...(folders ? { directories: expected.directories } : {}) },
-    );
+    const diff = describeDifferences(...comparableCounts(counts, expected));
     if (diff) problems.push(`counts differ from the manifest: ${diff}`);
     checks.push(`${counts.files} files, ${counts.bytes} bytes match the manifest`);
   } else {

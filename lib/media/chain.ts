@@ -4,7 +4,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FailedError } from '../cli/errors.ts';
-import { chainOf } from '../core/chains.ts';
+import { chainByNames } from '../core/chains.ts';
 import { parseBackupName, type BackupName } from '../core/naming.ts';
 import { readManifest } from '../store/manifest.ts';
 import { openSource } from '../store/source.ts';
@@ -12,10 +12,7 @@ import type { MediaLink } from './restore.ts';
 
 /** Pure over a folder's names: the chain of `point` among them, or a refusal naming the gap. */
 export function chainIn(point: BackupName, names: readonly string[]): BackupName[] {
-  if (point.level === 0) return [point];
-  const all = names.map((n) => parseBackupName(n)).filter((b): b is BackupName => b !== null && b.kind === 'media');
-  const self = all.find((b) => b.name === point.name) ?? point;
-  const chain = chainOf(self, all.includes(self) ? all : [...all, self]);
+  const chain = chainByNames(point, names);
   if (chain.broken) {
     throw new FailedError(
       `refusing to restore ${point.name}, nothing was changed: its chain is broken (${chain.broken}); restore an earlier point (list-backups shows the chains)`,

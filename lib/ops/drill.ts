@@ -13,7 +13,7 @@ import { log } from '../cli/output.ts';
 import { decompressArgv } from '../core/codec.ts';
 import { humanBytes, plural } from '../core/format.ts';
 import { roomNeeded } from '../core/room.ts';
-import { describeDifferences, judgeCounts, type DrillPart, type DrillResult } from '../core/verdicts.ts';
+import { comparableCounts, describeDifferences, judgeCounts, type DrillPart, type DrillResult } from '../core/verdicts.ts';
 import { totalRows } from '../db/dump-scanner.ts';
 import { helperDbName } from '../db/helper-names.ts';
 import { checkForLoad, loadDump, loadRoleFor } from '../db/load.ts';
@@ -142,6 +142,35 @@ const DRILL_EXTRACT = ['--no-same-owner', '--no-same-permissions'];
 /** What makes tar apply an incremental's deletions and renames (lib/media/tar EXTRACT_FLAGS). */
 const INCREMENTAL_EXTRACT = EXTRACT_FLAGS.filter((f) => f.startsWith('--listed-incremental'));
 
+/** Why the drill folder's filesystem cannot take `bytes` (with a margin), or null. */
+async function roomProblem(tmpBase: string, bytes: number): Promise<string | null> {
+  const free = await statFree(tmpBase);
+  const needed = roomNeeded(bytes, { ratio: 0.05, bytes: 16 * 1024 * 1024 });
+  return free < needed ? `not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere` : null;
+}
+
+/** Unpack one checked archive into `dir`, from the same open file; null, or why it failed. */
+async function unpackChecked(src: BackupSource, codec: BackupFile['codec'], dir: string, flags: readonly string[]): Promise<string | null> {
+  const read = src.read();
+  const res = await runPipeline({
+    stdin: read.stream,
+    stages: [
+      { name: codec, argv: decompressArgv(codec) },
+      { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, ...DRILL_EXTRACT, ...flags] },
+    ],
+    stdout: 'ignore',
+  });
+  if (!res.ok) return res.failure?.message ?? 'stopped';
+  src.verifySame(await read.done, 'the drill compared nothing');
+  return null;
+}
+
+/** Remove a drill folder, whatever modes the archive gave its folders. */
+async function removeDrillDir(dir: string, part: DrillPart): Promise<void> {
+  await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
+  await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) => part.problems.push(`the drill folder ${dir} could not be removed (${err.message})`));
+}
+
 /**
  * A point of an incremental chain: the whole chain opened and checked as restore-media checks it,
  * then unpacked in order. Nothing records what the whole tree held at that point (each manifest
@@ -157,30 +186,19 @@ async function drillChain(b: BackupFile, tmpBase: string, part: DrillPart): Prom
     ({ links, close } = await openChain({ path: b.path, name: b.name }));
     const checks = await checkChainForRestore(links);
     part.checks.push(`chain of ${links.length} archives checked (safety rules, each link matches its parent's sha256)`);
-    const bytes = checks.reduce((n, c) => n + c.bytes, 0);
-    const free = await statFree(tmpBase);
-    const needed = roomNeeded(bytes, { ratio: 0.05, bytes: 16 * 1024 * 1024 });
-    if (free < needed) {
-      part.problems.push(`not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere`);
+    const room = await roomProblem(tmpBase, checks.reduce((n, c) => n + c.bytes, 0));
+    if (room) {
+      part.problems.push(room);
       return;
     }
     dir = await fsp.mkdtemp(path.join(tmpBase, `${DRILL_PREFIX}${process.pid}-`));
     for (const link of links) {
       log.info(`drill: unpacking ${link.name} into ${dir}`);
-      const read = link.src.read();
-      const res = await runPipeline({
-        stdin: read.stream,
-        stages: [
-          { name: link.codec, argv: decompressArgv(link.codec) },
-          { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, ...DRILL_EXTRACT, ...INCREMENTAL_EXTRACT] },
-        ],
-        stdout: 'ignore',
-      });
-      if (!res.ok) {
-        part.problems.push(`unpack of ${link.name} failed: ${res.failure?.message ?? 'stopped'}`);
+      const failed = await unpackChecked(link.src, link.codec, dir, INCREMENTAL_EXTRACT);
+      if (failed) {
+        part.problems.push(`unpack of ${link.name} failed: ${failed}`);
         return;
       }
-      link.src.verifySame(await read.done, 'the drill compared nothing');
     }
     part.checks.push('unpacked in order without error');
     const got = await countTree(dir);
@@ -192,12 +210,7 @@ async function drillChain(b: BackupFile, tmpBase: string, part: DrillPart): Prom
     part.problems.push(errorMessage(err));
   } finally {
     close();
-    if (dir) {
-      await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
-      await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) =>
-        part.problems.push(`the drill folder ${dir} could not be removed (${err.message})`),
-      );
-    }
+    if (dir) await removeDrillDir(dir, part);
   }
 }
 
@@ -228,35 +241,20 @@ async function drillArchive(b: BackupFile, tmpBase: string, part: DrillPart): Pr
     src.check(listing.check.read);
     const expected = manifest?.media ?? listing.counts;
     const source = manifest?.media ? 'manifest' : 'listing';
-    const free = await statFree(tmpBase);
-    const needed = roomNeeded(expected.bytes, { ratio: 0.05, bytes: 16 * 1024 * 1024 });
-    if (free < needed) {
-      part.problems.push(`not enough space in ${tmpBase} to unpack (${humanBytes(free)} free, ${humanBytes(needed)} needed); point TMPDIR elsewhere`);
+    const room = await roomProblem(tmpBase, expected.bytes);
+    if (room) {
+      part.problems.push(room);
       return part;
     }
     dir = await fsp.mkdtemp(path.join(tmpBase, `${DRILL_PREFIX}${process.pid}-`));
     log.info(`drill: unpacking ${b.name} into ${dir}`);
-    const read = src.read();
-    const res = await runPipeline({
-      stdin: read.stream,
-      stages: [
-        { name: b.codec, argv: decompressArgv(b.codec) },
-        { name: 'tar', argv: ['tar', '-x', '-f', '-', '-C', dir, ...DRILL_EXTRACT] },
-      ],
-      stdout: 'ignore',
-    });
+    const failed = await unpackChecked(src, b.codec, dir, []);
     part.checks.push('unpacked without error');
-    if (!res.ok) {
-      part.problems.push(`unpack failed: ${res.failure?.message ?? 'stopped'}`);
+    if (failed) {
+      part.problems.push(`unpack failed: ${failed}`);
     } else {
-      src.verifySame(await read.done, 'the drill compared nothing');
       const got = await countTree(dir);
-      // A full made in incremental mode: tar named no folder while making it (lib/core/verdicts judgeArchive).
-      const folders = manifest?.media?.level === undefined;
-      const diff = describeDifferences(
-        { files: got.files, bytes: got.bytes, ...(folders ? { directories: got.directories } : {}) },
-        { files: expected.files, bytes: expected.bytes, ...(folders ? { directories: expected.directories } : {}) },
-      );
+      const diff = describeDifferences(...comparableCounts(got, { ...expected, level: manifest?.media?.level }));
       if (diff) part.problems.push(`unpacked files differ from the ${source}: ${diff.replaceAll('(manifest ', `(${source} `)}`);
       part.checks.push(`${got.files} files, ${humanBytes(got.bytes)} match the ${source}`);
     }
@@ -264,12 +262,7 @@ async function drillArchive(b: BackupFile, tmpBase: string, part: DrillPart): Pr
     part.problems.push(errorMessage(err));
   } finally {
     src?.close();
-    if (dir) {
-      await countTree(dir).catch(() => undefined); // make every folder writable so rm can empty it
-      await fsp.rm(dir, { recursive: true, force: true }).catch((err: Error) =>
-        part.problems.push(`the drill folder ${dir} could not be removed (${err.message})`),
-      );
-    }
+    if (dir) await removeDrillDir(dir, part);
   }
   part.ok = part.problems.length === 0;
   return part;

@@ -13,7 +13,7 @@ import { FailedError, UsageError } from '../cli/errors.ts';
 import { log } from '../cli/output.ts';
 import type { SshTarget } from '../config/resolve.ts';
 import type { ListedBackup } from '../core/listing.ts';
-import { chainOf, linkProblem } from '../core/chains.ts';
+import { chainByNames, linkProblem } from '../core/chains.ts';
 import { kindDir, parseBackupName, withEnvPrefix, type BackupKind, type BackupName } from '../core/naming.ts';
 import { capture, type Captured } from '../proc/capture.ts';
 import { firstError, runPipeline } from '../proc/pipeline.ts';
@@ -68,12 +68,7 @@ export function findRemote(listing: ListedBackup[], name: BackupName, where: str
 export function remoteChain(listing: ListedBackup[], name: BackupName, where: string): ListedBackup[] {
   const point = findRemote(listing, name, where);
   if (name.kind !== 'media' || name.level === 0) return [point];
-  const media = listing.flatMap((b) => {
-    const parsed = b.kind === 'media' && b.role === 'backup' ? parseBackupName(b.name) : null;
-    return parsed && parsed.env === null ? [parsed] : [];
-  });
-  const self = media.find((b) => b.name === name.name) ?? name;
-  const chain = chainOf(self, media.includes(self) ? media : [...media, self]);
+  const chain = chainByNames(name, listing.map((b) => b.name));
   if (chain.broken) {
     throw new FailedError(`${name.name} on ${where} cannot be restored, so it was not downloaded: its chain is broken there (${chain.broken})`);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chainOf, linkProblem, neededBy, originalName, parentOf, planNextMedia, type ChainPolicy } from '../../../lib/core/chains.ts';
+import { chainByNames, chainOf, linkProblem, originalName, parentOf, planNextMedia, type ChainPolicy } from '../../../lib/core/chains.ts';
 import { parseBackupName, type BackupName } from '../../../lib/core/naming.ts';
 
 type B = BackupName & { size: number };
@@ -33,13 +33,13 @@ test('chainOf: full first; a missing middle link breaks the points after it only
   assert.deepEqual(chainOf(B1, all).links.map((l) => l.name), [B0.name, B1.name]);
 });
 
-test('neededBy: every link a later point needs, and nothing else', () => {
-  const m = neededBy(all);
-  assert.deepEqual(m.get(A0)?.map((x) => x.name).sort(), [A1, A2, A3].map((x) => x.name).sort());
-  assert.deepEqual(m.get(A2)?.map((x) => x.name), [A3.name]);
-  assert.equal(m.get(A3), undefined);
-  assert.deepEqual(m.get(B0)?.map((x) => x.name), [B1.name]);
-  assert.deepEqual(m.get(P0)?.map((x) => x.name), [P1.name]);
+test('chainByNames: a full alone; an incremental with its chain among a folder\'s names, itself counted even when not listed', () => {
+  const names = [A0, A1, A2, A3, B0, P0, DB].map((b) => b.name).concat(['notes.txt', `${A1.name}.manifest.json`]);
+  assert.deepEqual(chainByNames(A0, names).links.map((l) => l.name), [A0.name]);
+  assert.deepEqual(chainByNames(A2, names).links.map((l) => l.name), [A0, A1, A2].map((l) => l.name));
+  assert.deepEqual(chainByNames(B1, names).links.map((l) => l.name), [B0.name, B1.name]);
+  assert.match(chainByNames(A3, names.filter((n) => n !== A2.name)).broken ?? '', /builds on a level-2 archive that is not there/);
+  assert.equal(chainByNames(P1, names).broken, null);
 });
 
 const policy: ChainPolicy = { fullEvery: '7d', maxChain: 13, maxChainRatio: 0.5 };
