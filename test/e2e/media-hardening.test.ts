@@ -195,7 +195,7 @@ test('restore-media killed at spread-out moments, again and again: each time the
     const now = describeTree(c.media);
     const isOld = JSON.stringify(now) === JSON.stringify(c.old);
     const isNew = JSON.stringify(now) === JSON.stringify(c.fresh);
-    assert.ok(isOld || isNew, `after a kill at ${delayMs} ms: neither the old nor the new media`);
+    assert.ok(isOld || isNew, `after a kill at ${delayMs} ms: neither the old nor the new media (work left: ${work(c.media).join(', ') || 'none'}; ${Object.keys(now).length} entries; verify said: ${v.stderr})`);
     assert.deepEqual(work(c.media), []);
     if (isOld) sawOld++;
     else {
