@@ -31,7 +31,8 @@ import { mediaArgv, OLD_PREFIX, STAGING_PREFIX, SWAP_PREFIX, type Via } from './
  *   survey              prints the folder's state, its free space (df) and every work entry at its top
  *   settle <token>…     brings the work of these runs to rest: finishes a completed swap's cleanup,
  *                       completes or rolls back a swap cut half-way, removes a staging folder
- *                       (for this run's own cleanup, and for runs that are gone)
+ *                       (for this run's own cleanup, and for runs that are gone); first it
+ *                       waits until no process of that run holds its staging folder's lock
  *   prepare <token>     makes the media folder (if missing) and this run's staging folder (0700)
  *   unpack <token> …    reads a tar on stdin into the staging folder (the rest are tar's options),
  *                       clears setuid/setgid bits; on failure removes the staging folder
@@ -74,6 +75,15 @@ move_all() {
     -exec sh -c 'to=$1; shift; exec mv -f -- "$@" "$to/"' sh "$2" {} +
 }
 empty() { [ -z "$(find "$1" -mindepth 1 -maxdepth 1 | head -n 1)" ]; }
+# The staging folder's lock (fd 8), held by unpack and commit for as long as they or any child of
+# theirs lives: a run's Node process can be dead while its processes still work (an mv finishing
+# its rename after a SIGKILL, or the whole script in a container that a killed client leaves
+# running), and settle waits for them before it touches the run's work. Without flock(1) (a
+# minimal image) nothing is held and nothing is waited for.
+hold() {
+  [ -d "$1" ] && command -v flock >/dev/null 2>&1 || return 0
+  exec 8<"$1" && flock -w "$2" 8
+}
 finish() {
   rm -rf -- "$old" "$staging" || return 1
   rm -f -- "$journal.done"
@@ -100,6 +110,7 @@ settle)
   trap '' HUP INT TERM
   for token in "$@"; do
     paths "$token"
+    hold "$staging" "\${COMPOSE_BACKUP_SETTLE_WAIT:-120}" || { say "the restore of run $token is still at work in $media (its processes hold $staging); try again when it has finished"; exit 1; }
     if [ -e "$journal.done" ]; then
       finish || { say "could not remove $old"; exit 1; }
       echo "media-settled: $token finished"
@@ -128,6 +139,7 @@ prepare)
 unpack)
   paths "$1"; shift
   [ -d "$staging" ] || { say "no staging folder $staging"; exit 1; }
+  hold "$staging" 10 || { say "$staging is in use by another process"; exit 1; }
   trap 'rm -rf -- "$staging"; exit 1' HUP INT TERM
   # setuid/setgid bits are never restored: an upload folder has no use for them, and a crafted
   # archive could plant a setuid-root program. The staging folder (0700) keeps them out of reach
@@ -145,6 +157,7 @@ discard)
 commit)
   paths "$1"
   [ -d "$staging" ] || { say "nothing unpacked at $staging"; exit 1; }
+  hold "$staging" 10 || { say "$staging is in use by another process"; exit 1; }
   # From here to the end the swap is finished or undone, never left half-way by a signal.
   trap '' HUP INT TERM
   mkdir -m 700 -- "$old" || exit 1

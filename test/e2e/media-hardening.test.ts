@@ -26,6 +26,14 @@ const scratch = () => {
 const work = (media: string) => ls(media).filter((n) => n.startsWith('.compose-backup-'));
 const mediaOf = (bk: string) => path.join(bk, 'media');
 
+/** The first few differences between two described trees, for a failure message. */
+function treeDiff(want: Record<string, unknown>, got: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(want), ...Object.keys(got)])].sort();
+  const diff = keys.filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
+  const shown = diff.slice(0, 3).map((k) => `${k}: ${JSON.stringify(want[k]) ?? 'absent'} became ${JSON.stringify(got[k]) ?? 'absent'}`);
+  return `${diff.length} differ${diff.length ? ` (${shown.join('; ')})` : ''}`;
+}
+
 /** A media folder with `n` top-level entries (files and folders), tagged so old and new differ. */
 function fill(media: string, tag: string, n: number): void {
   fs.mkdirSync(media, { recursive: true });
@@ -195,13 +203,16 @@ test('restore-media killed at spread-out moments, again and again: each time the
     const now = describeTree(c.media);
     const isOld = JSON.stringify(now) === JSON.stringify(c.old);
     const isNew = JSON.stringify(now) === JSON.stringify(c.fresh);
-    assert.ok(isOld || isNew, `after a kill at ${delayMs} ms: neither the old nor the new media (work left: ${work(c.media).join(', ') || 'none'}; ${Object.keys(now).length} entries; verify said: ${v.stderr})`);
+    assert.ok(isOld || isNew, `after a kill at ${delayMs} ms: neither the old nor the new media (work left: ${work(c.media).join(', ') || 'none'}; against the old: ${treeDiff(c.old, now)}; verify said: ${v.stderr})`);
     assert.deepEqual(work(c.media), []);
     if (isOld) sawOld++;
     else {
-      // Back to the old tree for the next round.
+      // Back to an old tree for the next round. It is made again, so its mtimes are new: what the
+      // next round must find is this tree, not the first one (under load a later kill can land
+      // before the swap, and was then wrongly judged "neither").
       fs.rmSync(c.media, { recursive: true });
       fill(c.media, 'old', 3000);
+      c.old = describeTree(c.media);
     }
   }
   assert.ok(sawOld > 0, 'some kills came before the swap');

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { MEDIA_SCRIPT, parseSettled, parseSurvey } from '../../../lib/media/swap.ts';
 import { EXTRACT_FLAGS, OLD_PREFIX, STAGING_PREFIX, tarCreateArgv } from '../../../lib/media/tar.ts';
 import { fakeBin, tempDir, withPath } from '../../helpers/cli.ts';
@@ -24,6 +24,16 @@ function script(action: string, media: string, words: string[], opts: { input?: 
   // setsid: a crash step SIGKILLs the script's whole process group, which must not be the test's.
   const r = spawnSync('setsid', ['sh', '-c', MEDIA_SCRIPT, 'sh', action, media, ...words], { input: opts.input, env: opts.env ?? process.env, maxBuffer: 1 << 26 });
   return { code: r.status, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** The same, started and left running: its result when it ends. */
+function started(action: string, media: string, words: string[], env: NodeJS.ProcessEnv): Promise<Ran> {
+  const child = spawn('setsid', ['sh', '-c', MEDIA_SCRIPT, 'sh', action, media, ...words], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
 const work = (media: string) => fs.readdirSync(media).filter((n) => n.startsWith('.compose-backup-')).sort();
@@ -209,5 +219,48 @@ test('media script: a swap killed at every step is completed or rolled back by t
   assert.deepEqual([...parseSettled(script('settle', media, ['t-1']).stdout)], [['t-1', 'discarded']]);
   assert.deepEqual(describeTree(media), want.old);
   assert.deepEqual(work(media), []);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('media script: the repair of a dead run waits for its processes still at work, and refuses when they stay too long', async () => {
+  // A run's Node process can be gone while its swap goes on: an mv finishing after a SIGKILL, or the
+  // whole script in a container that a killed client leaves running. The repair must not work on
+  // the same folders at the same time: it waits, then finds the swap complete.
+  const dir = tempDir('cbt-linger-');
+  const src = path.join(dir, 'new');
+  fs.mkdirSync(src);
+  for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(src, `new-${i}.txt`), `new ${i}`);
+  const archive = execFileSync('tar', ['-c', '-f', '-', '--format=posix', '-C', src, '.']);
+  const want = describeTree(src);
+  for (const [wait, outcome] of [['120', 'waited'], ['1', 'refused']] as const) {
+    const media = path.join(dir, `media-${outcome}`);
+    fs.mkdirSync(media);
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(media, `old-${i}.txt`), `old ${i}`);
+    const old = describeTree(media);
+    script('prepare', media, ['t-1']);
+    assert.equal(script('unpack', media, ['t-1', ...EXTRACT_FLAGS], { input: archive }).code, 0);
+    // Every mv of the swap is slow: it lasts seconds, its journal in place all along.
+    const bin = fakeBin({ mv: '#!/bin/sh\nsleep 0.7\nexec /bin/mv "$@"\n' });
+    const swapping = started('commit', media, ['t-1', '1.-.-'], { ...process.env, PATH: withPath(bin) });
+    while (!work(media).some((n) => n.endsWith('.out'))) await new Promise((r) => setTimeout(r, 20));
+    const repair = script('settle', media, ['t-1'], { env: { ...process.env, COMPOSE_BACKUP_SETTLE_WAIT: wait } });
+    const swapped = await swapping;
+    assert.equal(swapped.code, 0, swapped.stderr);
+    assert.match(swapped.stdout, /media-swapped: completed/);
+    if (outcome === 'waited') {
+      assert.equal(repair.code, 0, repair.stderr);
+      assert.deepEqual([...parseSettled(repair.stdout)], [['t-1', 'finished']]);
+      assert.deepEqual(work(media), []);
+    } else {
+      assert.equal(repair.code, 1);
+      assert.match(repair.stderr, /the restore of run t-1 is still at work in .*media-refused \(its processes hold .*\); try again when it has finished/);
+      assert.deepEqual([...parseSettled(repair.stdout)], []);
+      // It touched nothing: the swap finished on its own, and a later repair removes the rest.
+      assert.deepEqual([...parseSettled(script('settle', media, ['t-1']).stdout)], [['t-1', 'finished']]);
+    }
+    assert.notDeepEqual(old, want);
+    assert.deepEqual(describeTree(media), want, outcome);
+    fs.rmSync(bin, { recursive: true, force: true });
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 });
