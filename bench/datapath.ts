@@ -1,7 +1,8 @@
 // Where backup-db's time goes past the launcher (not part of npm test):
 //   npm run bench:datapath -- [--size-mb 560] [--rounds 5]
 // Runs the dump's data path alone, in a fresh Node process per run, with the project's own
-// runPipeline and followFile, adding one part at a time: pg_dump → zstd joined by descriptor
+// runPipeline and followFile, adding one part at a time (pg_dump as backup-db runs it, its output
+// buffered by stdbuf; once more without, for comparison): pg_dump → zstd joined by descriptor
 // (Node only waits); the same with the file hashed and flushed as it grows (what backup-media
 // does); the dump relayed through Node (the pipeline's tap); relayed and scanned by the
 // DumpScanner; relayed, scanned and hashed (backup-db's data path). Each is timed against the
@@ -15,12 +16,15 @@ import { fileURLToPath } from 'node:url';
 import { arg, benchDbName, fmt, median, must, PG, psql, time } from './common.ts';
 import { compressArgv } from '../lib/core/codec.ts';
 import { DumpScanner } from '../lib/db/dump-scanner.ts';
+import { dumpArgv } from '../lib/db/pg.ts';
+import { which } from '../lib/proc/which.ts';
 import { runPipeline } from '../lib/proc/pipeline.ts';
 import { followFile } from '../lib/store/follow.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/datapath');
-const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash'] as const;
+// `unbuffered`: pg_dump's own 8 KiB writes, as before its stdout went through stdbuf (lib/db/pg dumpArgv).
+const MODES = ['fd', 'fd+hash', 'relay', 'relay+scan', 'relay+scan+hash unbuffered', 'relay+scan+hash'] as const;
 type Mode = (typeof MODES)[number];
 
 /** One run of one mode, in this process: prints {ms, nodeS, allS} (wall ms, CPU seconds of Node, of Node and its children) as JSON. */
@@ -31,11 +35,11 @@ async function runOne(mode: Mode, db: string): Promise<void> {
   const cpu0 = process.cpuUsage();
   const children0 = childrenCpuS();
   const t0 = performance.now();
-  const follower = mode.endsWith('hash') ? await followFile(file, fd) : null;
+  const follower = mode.includes('hash') ? await followFile(file, fd) : null;
   const scanner = new DumpScanner();
   const res = await runPipeline({
     stages: [
-      { name: 'pg_dump', argv: ['pg_dump', '-d', db], env: PG },
+      { name: 'pg_dump', argv: dumpArgv({ mode: 'direct', url: null }, db, mode.endsWith('unbuffered') ? null : which('stdbuf')), env: PG },
       // The compressor exactly as backup-db runs it by default.
       { name: 'zstd', argv: compressArgv('zstd', null) },
     ],

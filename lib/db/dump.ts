@@ -6,9 +6,10 @@ import { failure, FailedError } from '../cli/errors.ts';
 import { compressArgv } from '../core/codec.ts';
 import type { BackupRole } from '../core/naming.ts';
 import { pipelineError, runPipeline } from '../proc/pipeline.ts';
+import { which } from '../proc/which.ts';
 import { writeNewBackup, type WrittenBackup } from '../store/writer.ts';
 import { DumpScanner, FOOTER, type DumpInfo } from './dump-scanner.ts';
-import { pgArgv, type PgConnection } from './pg.ts';
+import { dumpArgv, type PgConnection } from './pg.ts';
 import { repairDatabase, survey } from './repair.ts';
 import { databaseSizeBytes, preflight } from './server.ts';
 
@@ -55,7 +56,7 @@ export async function backupDatabase(opts: DbBackupOptions): Promise<WrittenBack
       const scanner = new DumpScanner();
       const res = await runPipeline({
         stages: [
-          { name: 'pg_dump', argv: pgArgv(conn.target, 'pg_dump', [], opts.database), env: conn.env },
+          { name: 'pg_dump', argv: dumpArgv(conn.target, opts.database, which('stdbuf')), env: conn.env },
           { name: settings.compression, argv: compressArgv(settings.compression, settings.compressionLevel) },
         ],
         stdout: fd,

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatabaseTarget } from '../../../lib/config/resolve.ts';
-import { openConnection, parseDatabaseUrl, parseToolMajor, pgArgv, serverMajor } from '../../../lib/db/pg.ts';
+import { dumpArgv, openConnection, parseDatabaseUrl, parseToolMajor, pgArgv, serverMajor } from '../../../lib/db/pg.ts';
 
 const compose = { file: '/srv/app/docker-compose.production.yml', projectDirectory: null };
 const composeDb: DatabaseTarget = { mode: 'compose', service: 'postgres', compose };
@@ -25,6 +25,18 @@ test('pgArgv: compose mode uses the container POSTGRES_USER / POSTGRES_DB', () =
   assert.deepEqual(argv.slice(10), ['sh', '', '', 'pg_dump', '--schema-only']);
   assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch').slice(10, 14), ['sh', 'scratch', '', 'psql']);
   assert.deepEqual(pgArgv(composeDb, 'psql', [], 'scratch', 'owner').slice(10, 14), ['sh', 'scratch', 'owner', 'psql']);
+});
+
+test("dumpArgv: direct mode buffers pg_dump's output through stdbuf when it is installed; compose mode never", () => {
+  const direct: DatabaseTarget = { mode: 'direct', url: null };
+  const cases: [DatabaseTarget, string | undefined, string | null, string[]][] = [
+    [direct, undefined, '/usr/bin/stdbuf', ['/usr/bin/stdbuf', '--output=1M', 'pg_dump', '-w']],
+    [direct, 'live', '/usr/bin/stdbuf', ['/usr/bin/stdbuf', '--output=1M', 'pg_dump', '-w', '--dbname', 'live']],
+    [direct, undefined, null, ['pg_dump', '-w']],
+    [composeDb, undefined, '/usr/bin/stdbuf', pgArgv(composeDb, 'pg_dump', [])],
+    [composeDb, 'live', null, pgArgv(composeDb, 'pg_dump', [], 'live')],
+  ];
+  for (const [target, database, stdbuf, want] of cases) assert.deepEqual(dumpArgv(target, database, stdbuf), want, `${target.mode} ${database} ${stdbuf}`);
 });
 
 const urls: [string, Record<string, string>, string | null][] = [
