@@ -3,32 +3,12 @@
 // snapshots policy over safety databases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { defaultEnvironment } from '../../../lib/config/schema.ts';
 import { chainOf } from '../../../lib/core/chains.ts';
-import { parseBackupName } from '../../../lib/core/naming.ts';
 import {
   groupLabel, groupsToPrune, planPrune, planSafetyDatabases, refusalLine, NEWEST_REASON, type PrunePlan, type Retention,
 } from '../../../lib/core/prune-plan.ts';
 import { KEEP_ALL_REASON, type Policy } from '../../../lib/core/retention.ts';
-import { parseSafetyDatabaseName, safetyDatabaseName, type SafetyDatabase } from '../../../lib/db/safety-names.ts';
-import type { BackupFile } from '../../../lib/store/catalog.ts';
-
-const NOW = new Date('2026-12-31T12:00:00Z');
-const DIR = '/bk';
-
-/** A catalog entry as lib/store/catalog would list it, from its name alone. */
-function file(name: string, opts: { size?: number; manifest?: boolean } = {}): BackupFile {
-  const parsed = parseBackupName(name);
-  assert.ok(parsed, `fixture name ${name} parses`);
-  const p = path.join(DIR, parsed.kind === 'database' ? 'postgres' : 'media', name);
-  return { ...parsed, path: p, size: opts.size ?? 100, mtime: parsed.time, manifestPath: opts.manifest ? `${p}.manifest.json` : null };
-}
-
-const retention = (over: Partial<Retention> = {}): Retention => ({ database: {}, media: {}, snapshots: {}, ...over });
-
-/** The built-in retention (config/schema's defaults). */
-const DEFAULT_RETENTION = defaultEnvironment().retention;
+import { NOW, file, retention, DEFAULT_RETENTION, db, media, sdb } from '../../helpers/prune-fixtures.ts';
 
 /** name → "keep: reasons" / "remove" / "unmanaged", for compact expectations. */
 function verdicts(plan: PrunePlan): Record<string, string> {
@@ -36,10 +16,6 @@ function verdicts(plan: PrunePlan): Record<string, string> {
   for (const g of plan.groups) for (const e of g.entries) out[e.file.name] = e.action === 'keep' ? `keep: ${e.reasons.join(', ')}` : e.action;
   return out;
 }
-
-const db = (stamp: string, seq = '') => `backup_${stamp}${seq}.sql.zst`;
-
-const media = (stamp: string) => `media_backup_${stamp}.tar.zst`;
 
 const CASES: { label: string; files: string[]; retention: Retention; expect: Record<string, string>; refusals?: RegExp[] }[] = [
   {
@@ -209,11 +185,6 @@ test('an invalid policy in code is a usage error, not a prune of everything', ()
 // The snapshots policy over safety databases.
 
 const SDB_NOW = new Date('2027-01-15T12:00:00Z');
-function sdb(stamp: string, seq = 1, live = 'shop', size: number | null = 1024): SafetyDatabase {
-  const parsed = parseSafetyDatabaseName(safetyDatabaseName(live, stamp, seq), live);
-  assert.ok(parsed);
-  return { ...parsed, size };
-}
 
 test('planSafetyDatabases: the snapshots policy, newest always kept, same second by sequence', () => {
   const dbs = [sdb('2026_12_01T10_00_00'), sdb('2027_01_15T10_00_00'), sdb('2027_01_15T10_00_00', 2), sdb('2027_01_10T10_00_00'), sdb('2027_01_01T10_00_00')];

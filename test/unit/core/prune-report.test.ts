@@ -2,32 +2,9 @@
 // checks, totals), --json, and the safety databases in both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { defaultEnvironment } from '../../../lib/config/schema.ts';
-import { parseBackupName } from '../../../lib/core/naming.ts';
-import { planPrune, planSafetyDatabases, refusalLine, NEWEST_REASON, UNMANAGED_REASON, type PruneOutcome, type PrunePlan, type Retention } from '../../../lib/core/prune-plan.ts';
+import { planPrune, planSafetyDatabases, refusalLine, NEWEST_REASON, UNMANAGED_REASON, type PruneOutcome, type PrunePlan } from '../../../lib/core/prune-plan.ts';
 import { formatPlan, pruneJson } from '../../../lib/core/prune-report.ts';
-import { parseSafetyDatabaseName, safetyDatabaseName, type SafetyDatabase } from '../../../lib/db/safety-names.ts';
-import type { BackupFile } from '../../../lib/store/catalog.ts';
-
-const NOW = new Date('2026-12-31T12:00:00Z');
-const DIR = '/bk';
-
-/** A catalog entry as lib/store/catalog would list it, from its name alone. */
-function file(name: string, opts: { size?: number; manifest?: boolean } = {}): BackupFile {
-  const parsed = parseBackupName(name);
-  assert.ok(parsed, `fixture name ${name} parses`);
-  const p = path.join(DIR, parsed.kind === 'database' ? 'postgres' : 'media', name);
-  return { ...parsed, path: p, size: opts.size ?? 100, mtime: parsed.time, manifestPath: opts.manifest ? `${p}.manifest.json` : null };
-}
-
-const retention = (over: Partial<Retention> = {}): Retention => ({ database: {}, media: {}, snapshots: {}, ...over });
-
-/** The built-in retention (config/schema's defaults). */
-const DEFAULT_RETENTION = defaultEnvironment().retention;
-
-const db = (stamp: string, seq = '') => `backup_${stamp}${seq}.sql.zst`;
-const media = (stamp: string) => `media_backup_${stamp}.tar.zst`;
+import { NOW, DIR, file, retention, DEFAULT_RETENTION, db, media, sdb } from '../../helpers/prune-fixtures.ts';
 
 function outcomeOf(plan: PrunePlan, over: Partial<PruneOutcome> = {}): PruneOutcome {
   return { dryRun: true, backupDir: DIR, plan, checks: [], refusal: null, removed: [], databases: null, ...over };
@@ -104,11 +81,6 @@ test('pruneJson: every backup with its action and reasons, the plan\'s removals,
 });
 
 const SDB_NOW = new Date('2027-01-15T12:00:00Z');
-function sdb(stamp: string, seq = 1, live = 'shop', size: number | null = 1024): SafetyDatabase {
-  const parsed = parseSafetyDatabaseName(safetyDatabaseName(live, stamp, seq), live);
-  assert.ok(parsed);
-  return { ...parsed, size };
-}
 
 test('prune shows safety databases: the dry run\'s table and summary, and --json', () => {
   const retention = { database: {}, media: {}, snapshots: { keepLast: 1 } };
