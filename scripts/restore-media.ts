@@ -22,8 +22,8 @@ await runCli(
     requireConfirmable({ action: `Replacing the media folder ${settings.media.path} (${settings.envName}) with ${file.parsed.name}`, yes: flags.yes });
     const r = await restoreMediaFile(settings, { path: file.path, name: file.parsed.name, codec: file.parsed.codec }, { yes: flags.yes, now: now() });
     if (flags.json) {
-      const sum = (k: 'files' | 'directories' | 'bytes') => r.checks.reduce((n, c) => n + c[k], 0);
-      result(JSON.stringify({ restoredFrom: file.path, chain: r.checks.length, mediaPath: r.mediaPath, safetySnapshot: r.safetySnapshot, files: sum('files'), directories: sum('directories'), bytes: sum('bytes') }));
+      const { files, directories, bytes } = r.total;
+      result(JSON.stringify({ restoredFrom: file.path, chain: r.checks.length, mediaPath: r.mediaPath, safetySnapshot: r.safetySnapshot, files, directories, bytes }));
     } else if (r.safetySnapshot) result(r.safetySnapshot);
   },
 );

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { FailedError } from '../cli/errors.ts';
 import { chainByNames } from '../core/chains.ts';
 import { parseBackupName, type BackupName } from '../core/naming.ts';
-import { readManifest } from '../store/manifest.ts';
+import { manifestForRestore } from '../store/manifest.ts';
 import { openSource } from '../store/source.ts';
 import type { MediaLink } from './restore.ts';
 
@@ -35,13 +35,7 @@ export async function openChain(file: { path: string; name: string }): Promise<{
   try {
     for (const b of chain) {
       const p = path.join(dir, b.name);
-      let manifest;
-      try {
-        manifest = await readManifest(p);
-      } catch (err) {
-        const whose = b.name === file.name ? 'its manifest' : `the manifest of ${b.name}`;
-        throw new FailedError(`refusing to restore ${file.name}, nothing was changed: ${whose} is damaged`, { cause: err });
-      }
+      const manifest = await manifestForRestore(p, b.name, file.name);
       links.push({ src: openSource(p), name: b.name, codec: b.codec, manifest });
     }
   } catch (err) {

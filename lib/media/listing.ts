@@ -183,6 +183,18 @@ export interface ArchiveCheck {
   read: Fingerprint | null;
 }
 
+export type CheckTotals = Pick<ArchiveCheck, 'entries' | 'files' | 'directories' | 'bytes' | 'setIds'>;
+
+/**
+ * Pure: the checks of a chain's archives added up (one archive: its own counts). A file an
+ * incremental changed counts once in each archive that holds it: what is unpacked, not what ends up.
+ */
+export function sumChecks(checks: readonly ArchiveCheck[]): CheckTotals {
+  const total: CheckTotals = { entries: 0, files: 0, directories: 0, bytes: 0, setIds: 0 };
+  for (const c of checks) for (const k of Object.keys(total) as (keyof CheckTotals)[]) total[k] += c[k];
+  return total;
+}
+
 /** What a listing adds up to, counted the way people count: hardlinks are files, the root is not a folder. */
 export class EntryCounts {
   entries = 0;

@@ -30,7 +30,7 @@ import type { BackupSource } from '../store/source.ts';
 import type { WrittenBackup } from '../store/writer.ts';
 import { backupMedia } from './backup.ts';
 import { checkArchive } from './check.ts';
-import type { ArchiveCheck } from './listing.ts';
+import { sumChecks, type ArchiveCheck, type CheckTotals } from './listing.ts';
 import { busyRefusal, lookAndRepairMedia } from './repair.ts';
 import { actionError, runAction, scriptArgv } from './swap.ts';
 import { EXTRACT_FLAGS, type Via } from './tar.ts';
@@ -63,6 +63,8 @@ export interface MediaRestoreResult {
   check: ArchiveCheck;
   /** Every link's, in order. */
   checks: ArchiveCheck[];
+  /** The links' counts added up: what was unpacked. */
+  total: CheckTotals;
 }
 
 /** Space a file takes beyond its bytes, at most (a filesystem block); folders and links take one too. */
@@ -128,13 +130,14 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
   if (links.length === 1) log.info(`checking ${name}`);
   const checks = await checkChainForRestore(links);
   const check = checks[checks.length - 1]!;
-  const files = checks.reduce((n, c) => n + c.files, 0);
+  const total = sumChecks(checks);
+  const { files } = total;
   if (looked.survey.free !== null) {
     // Each link's files counted in full: an over-estimate when incrementals replace files, never an under-estimate.
     const room = judgeRoom({
       dir: target.path,
       free: looked.survey.free,
-      estimate: checks.reduce((n, c) => n + c.bytes + c.entries * PER_ENTRY_BYTES, 0),
+      estimate: total.bytes + total.entries * PER_ENTRY_BYTES,
       margin: settings.diskMargin,
       basis: `${plural(files, 'file')} to unpack,`,
       what: `refusing to restore ${name}`,
@@ -142,8 +145,7 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
     });
     if (!room.ok) throw new NoSpaceError(room.message!);
   }
-  const setIds = checks.reduce((n, c) => n + c.setIds, 0);
-  if (setIds) log.warn(`${name} has ${plural(setIds, 'entry', 'entries')} with setuid/setgid bits; they are restored without them`);
+  if (total.setIds) log.warn(`${name} has ${plural(total.setIds, 'entry', 'entries')} with setuid/setgid bits; they are restored without them`);
   await opts.confirm();
 
   const token = `${opts.stamp}-${process.pid}`;
@@ -196,7 +198,7 @@ export async function restoreMedia(opts: MediaRestoreOptions): Promise<MediaRest
   // removing them leaves a journal that says "done", which the next run finishes.
   const settled = await runAction(target, VIA, 'settle', [token]);
   if (settled.code !== 0) log.warn(`the media is restored, but its old entries could not all be removed: ${actionError(settled)}; the next run tries again`);
-  return { mediaPath: target.path, safetySnapshot, check, checks };
+  return { mediaPath: target.path, safetySnapshot, check, checks, total };
 }
 
 /**

@@ -28,6 +28,7 @@ import { statFree } from '../store/disk.ts';
 import { readManifest, type Manifest } from '../store/manifest.ts';
 import { openSource, type BackupSource } from '../store/source.ts';
 import { openChain } from '../media/chain.ts';
+import { sumChecks } from '../media/listing.ts';
 import { checkChainForRestore, type MediaLink } from '../media/restore.ts';
 import { EXTRACT_FLAGS } from '../media/tar.ts';
 import { listArchive } from './verify.ts';
@@ -186,7 +187,7 @@ async function drillChain(b: BackupFile, tmpBase: string, part: DrillPart): Prom
     ({ links, close } = await openChain({ path: b.path, name: b.name }));
     const checks = await checkChainForRestore(links);
     part.checks.push(`chain of ${links.length} archives checked (safety rules, each link matches its parent's sha256)`);
-    const room = await roomProblem(tmpBase, checks.reduce((n, c) => n + c.bytes, 0));
+    const room = await roomProblem(tmpBase, sumChecks(checks).bytes);
     if (room) {
       part.problems.push(room);
       return;

@@ -12,8 +12,8 @@ import { restoreDatabase, type RestoreResult } from '../db/restore.ts';
 import { openChain } from '../media/chain.ts';
 import { restoreMedia, type MediaRestoreResult } from '../media/restore.ts';
 import { chooseSet } from '../store/catalog.ts';
+import { manifestForRestore } from '../store/manifest.ts';
 import { openSource } from '../store/source.ts';
-import { manifestForRestore } from './verify.ts';
 
 export interface RestoreFile {
   path: string;
@@ -68,9 +68,7 @@ export async function restoreMediaFile(settings: Settings, file: RestoreFile, op
       confirm: () =>
         confirm({ action: `This replaces the media folder ${settings.media.path} (${settings.envName}) with ${file.name}`, expected: settings.envName, yes: opts.yes }),
     });
-    const files = r.checks.reduce((n, c) => n + c.files, 0);
-    const bytes = r.checks.reduce((n, c) => n + c.bytes, 0);
-    log.success(`media restored from ${file.name}${links.length > 1 ? ` (a chain of ${links.length} archives)` : ''}: ${plural(files, 'file')}, ${humanBytes(bytes)}`);
+    log.success(`media restored from ${file.name}${links.length > 1 ? ` (a chain of ${links.length} archives)` : ''}: ${plural(r.total.files, 'file')}, ${humanBytes(r.total.bytes)}`);
     return r;
   } finally {
     close();

@@ -187,19 +187,6 @@ export async function requireManifestMatch(file: BackupFile | string): Promise<M
 }
 
 /**
- * The manifest a restore compares the file with: null when the file has none (old scripts'
- * backups), a refusal when it is damaged. The file itself is checked against it by the restore's
- * own read of the opened file (lib/store/source), not here.
- */
-export async function manifestForRestore(file: string, name: string): Promise<Manifest | null> {
-  try {
-    return await readManifest(file);
-  } catch (err) {
-    throw new FailedError(`refusing to restore ${name}, nothing was changed: its manifest is damaged`, { cause: err });
-  }
-}
-
-/**
  * Cheap check of a new incremental's place in its chain: its parent (by name) is there, and is
  * the archive its manifest names (the parent's own manifest sha256, and its size on disk).
  */

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import { z } from 'zod';
+import { FailedError } from '../cli/errors.ts';
 import { writeFileAtomic } from './publish.ts';
 import { manifestPathFor } from './catalog.ts';
 
@@ -136,4 +137,19 @@ export async function readManifest(backupPath: string): Promise<Manifest | null>
   const manifest = parseManifestText(text);
   if (!manifest) throw new Error(`manifest ${manifestPathFor(backupPath)} is damaged`);
   return manifest;
+}
+
+/**
+ * The manifest a restore compares the file with: null when the file has none (old scripts'
+ * backups), a refusal when it is damaged. `point`: the restore point asked for, when `name` is an
+ * archive of its chain. The file itself is checked against it by the restore's own read of the
+ * opened file (lib/store/source), not here.
+ */
+export async function manifestForRestore(file: string, name: string, point = name): Promise<Manifest | null> {
+  try {
+    return await readManifest(file);
+  } catch (err) {
+    const whose = name === point ? 'its manifest' : `the manifest of ${name}`;
+    throw new FailedError(`refusing to restore ${point}, nothing was changed: ${whose} is damaged`, { cause: err });
+  }
 }

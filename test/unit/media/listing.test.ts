@@ -2,7 +2,7 @@
 // scanner a whole listing feeds, and what tar says while archiving (CreateLog). Pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateLog, ListingScanner, parseListingLine, unsafeReason, type ArchiveEntry, unsafeFolderRecord } from '../../../lib/media/listing.ts';
+import { CreateLog, ListingScanner, parseListingLine, sumChecks, unsafeReason, type ArchiveCheck, type ArchiveEntry, unsafeFolderRecord } from '../../../lib/media/listing.ts';
 
 const T = '2026-11-29 01:06:32.308754502';
 const entry = (over: Partial<ArchiveEntry>): ArchiveEntry => ({ type: 'file', path: './x', linkTarget: null, size: 0, mode: 0o644, mtime: T, ...over });
@@ -195,4 +195,17 @@ test('CreateLog: the snapshot handed back between its marker lines, never counte
   assert.deepEqual(log.snapshot, snar);
   assert.equal(log.entries, 1);
   assert.equal(log.other, null);
+});
+
+test('sumChecks: a chain\'s checks added up; one archive is its own counts; none is zero', () => {
+  const check = (n: number): ArchiveCheck => ({
+    ok: true, failure: null, failedStage: null, unsafe: null, read: null,
+    entries: 10 * n, files: 6 * n, directories: 3 * n, bytes: 1000 * n, setIds: n - 1,
+  });
+  const cases: [ArchiveCheck[], ReturnType<typeof sumChecks>][] = [
+    [[], { entries: 0, files: 0, directories: 0, bytes: 0, setIds: 0 }],
+    [[check(1)], { entries: 10, files: 6, directories: 3, bytes: 1000, setIds: 0 }],
+    [[check(1), check(2), check(3)], { entries: 60, files: 36, directories: 18, bytes: 6000, setIds: 3 }],
+  ];
+  for (const [checks, want] of cases) assert.deepEqual(sumChecks(checks), want, `${checks.length} checks`);
 });
